@@ -1,0 +1,159 @@
+//! The seed's `sse` object: a buffer a view fills with events and flushes to its client.
+//!
+//! django-sse flushed the buffer at each `yield` of a generator. Here the flush is an
+//! `.await` on [`Sse::flush`]: it hands everything buffered to the response as one body
+//! frame and resumes once the response has taken it. Because it is an ordinary method,
+//! the body of a view is ordinary async Rust: `?`, `return`, `select!` and helper
+//! functions that take `&mut Sse` all work as they do anywhere else.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::Error;
+use crate::event::{encode_message, Event};
+
+/// The buffer of one client's stream, handed to a view as `sse: &mut Sse`.
+///
+/// Messages added to it go out together, as one write, at the next
+/// [`flush`](Sse::flush). What is still buffered when the view returns goes out too.
+#[derive(Debug)]
+pub struct Sse {
+    buffer: BytesMut,
+    outbox: Outbox,
+}
+
+/// Where a flushed frame waits for the response to take it.
+///
+/// The view's future and the response that polls it both hold one; they never run at
+/// the same time, so the lock is never contended.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outbox(Arc<Mutex<Option<Bytes>>>);
+
+impl Outbox {
+    fn with<T>(&self, f: impl FnOnce(&mut Option<Bytes>) -> T) -> T {
+        // A panic while the lock was held cannot leave the slot half-written.
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn put(&self, frame: Bytes) {
+        self.with(|slot| {
+            *slot = Some(match slot.take() {
+                // Only if a flush future was dropped before its frame was taken.
+                Some(earlier) => [earlier, frame].concat().into(),
+                None => frame,
+            })
+        });
+    }
+
+    /// The frame a flush handed over, if one waits.
+    pub(crate) fn take(&self) -> Option<Bytes> {
+        self.with(Option::take)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.with(|slot| slot.is_none())
+    }
+}
+
+impl Sse {
+    /// A buffer whose flushes land in `outbox`.
+    pub(crate) fn new(outbox: Outbox) -> Self {
+        Self {
+            buffer: BytesMut::new(),
+            outbox,
+        }
+    }
+
+    /// Buffers an event with a name and data, as the seed's `add_message(event, data)`.
+    ///
+    /// # Panics
+    ///
+    /// If `event` holds CR or LF. Use [`try_add_message`](Sse::try_add_message) for names
+    /// that come from outside the program.
+    pub fn add_message(&mut self, event: &str, data: &str) {
+        self.try_add_message(event, data)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// Buffers an event with a name and data, or fails if the name holds CR or LF.
+    pub fn try_add_message(&mut self, event: &str, data: &str) -> Result<(), Error> {
+        encode_message(&mut self.buffer, event, data)
+    }
+
+    /// Buffers an event with every field it sets.
+    pub fn add_event(&mut self, event: &Event) {
+        event.encode_into(&mut self.buffer);
+    }
+
+    /// Buffers bytes that are already encoded events, such as [`Event::encode`] returned.
+    pub fn add_encoded(&mut self, frame: &[u8]) {
+        self.buffer.extend_from_slice(frame);
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+    }
+
+    /// Sends everything buffered to the client as one frame, and resumes when the
+    /// response has taken it: the seed's `yield`.
+    ///
+    /// If the client has gone, the view is dropped at this point and does not resume.
+    pub fn flush(&mut self) -> Flush<'_> {
+        Flush {
+            sse: self,
+            handed_over: false,
+        }
+    }
+
+    /// Buffers `event` and flushes: one event sent on its own.
+    pub async fn send(&mut self, event: &Event) {
+        self.add_event(event);
+        self.flush().await;
+    }
+}
+
+impl Drop for Sse {
+    /// What a view buffered but did not flush before it returned still goes out.
+    fn drop(&mut self) {
+        if !self.buffer.is_empty() {
+            self.outbox.put(self.buffer.split().freeze());
+        }
+    }
+}
+
+/// The future of [`Sse::flush`].
+#[must_use = "nothing is sent until the flush is awaited"]
+#[derive(Debug)]
+pub struct Flush<'a> {
+    sse: &'a mut Sse,
+    handed_over: bool,
+}
+
+impl Future for Flush<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.handed_over {
+            if self.sse.buffer.is_empty() {
+                return Poll::Ready(());
+            }
+            let frame = self.sse.buffer.split().freeze();
+            self.sse.outbox.put(frame);
+            self.handed_over = true;
+        }
+        // The response that polls this view takes the frame as soon as the view yields,
+        // sends it and polls again. The wake is for combinators inside the view (such as
+        // `FuturesUnordered`) that poll only what was woken.
+        if self.sse.outbox.is_empty() {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The comment that keeps an idle stream open through proxies and load balancers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::event::Event;
+
+/// How long a stream may stay silent before a keep-alive comment goes out, and which.
+///
+/// The timer restarts whenever a real event goes out, so a busy stream sends none.
+/// Browsers ignore comments; proxies see traffic and keep the connection.
+#[derive(Debug, Clone)]
+pub struct KeepAlive {
+    pub(crate) interval: Duration,
+    pub(crate) frame: Bytes,
+}
+
+impl Default for KeepAlive {
+    /// A bare `:` comment after 15 seconds of silence.
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(15),
+            frame: Bytes::from_static(b":\n\n"),
+        }
+    }
+}
+
+impl KeepAlive {
+    /// The default: a bare `:` comment after 15 seconds of silence.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how long the stream may stay silent.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Sets the text of the comment.
+    ///
+    /// # Panics
+    ///
+    /// If `text` holds CR or LF.
+    pub fn text(mut self, text: &str) -> Self {
+        self.frame = Event::new().comment(text).encode();
+        self
+    }
+}

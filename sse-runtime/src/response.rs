@@ -1,0 +1,141 @@
+//! The HTTP response of a stream: its headers, its first frame and its keep-alive.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_core::Stream;
+use http_body::Frame;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use crate::event::Event;
+use crate::keep_alive::KeepAlive;
+
+/// A `text/event-stream` response whose body is a stream of encoded events.
+///
+/// Each item of the stream is one or more events already encoded (see
+/// [`Event::encode`]) and goes out as one write. The response carries
+/// `Content-Type: text/event-stream`, `Cache-Control: no-cache` and
+/// `X-Accel-Buffering: no`, the last so that nginx passes events on at once.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use sse_runtime::{Event, SseResponse};
+///
+/// async fn hello() -> SseResponse<impl futures_core::Stream<Item = bytes::Bytes>> {
+///     let frames = ["one", "two"].map(|data| Event::new().data(data).encode());
+///     SseResponse::new(futures_util::stream::iter(frames))
+/// }
+///
+/// let app: Router = Router::new().route("/hello", get(hello));
+/// ```
+#[must_use]
+#[derive(Debug)]
+pub struct SseResponse<S> {
+    frames: S,
+    keep_alive: Option<KeepAlive>,
+    retry: Option<Duration>,
+}
+
+impl<S> SseResponse<S> {
+    /// A response streaming `frames`, with the default [`KeepAlive`].
+    pub fn new(frames: S) -> Self {
+        Self {
+            frames,
+            keep_alive: Some(KeepAlive::default()),
+            retry: None,
+        }
+    }
+
+    /// Sets the keep-alive, or turns it off with `None`.
+    pub fn keep_alive(mut self, keep_alive: impl Into<Option<KeepAlive>>) -> Self {
+        self.keep_alive = keep_alive.into();
+        self
+    }
+
+    /// Tells the client, before any event, how long to wait before it reconnects.
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+}
+
+impl<S> IntoResponse for SseResponse<S>
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    fn into_response(self) -> Response {
+        let idle = self
+            .keep_alive
+            .as_ref()
+            .map(|keep_alive| tokio::time::sleep(keep_alive.interval));
+        let body = SseBody {
+            first: self.retry.map(|retry| Event::new().retry(retry).encode()),
+            frames: self.frames,
+            keep_alive: self.keep_alive,
+            idle,
+        };
+        (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                (
+                    HeaderName::from_static("x-accel-buffering"),
+                    HeaderValue::from_static("no"),
+                ),
+            ],
+            axum::body::Body::new(body),
+        )
+            .into_response()
+    }
+}
+
+pin_project! {
+    struct SseBody<S> {
+        first: Option<Bytes>,
+        #[pin]
+        frames: S,
+        keep_alive: Option<KeepAlive>,
+        #[pin]
+        idle: Option<Sleep>,
+    }
+}
+
+impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.project();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        let (Some(keep_alive), Some(mut idle)) = (this.keep_alive, this.idle.as_pin_mut()) else {
+            return this.frames.poll_next(cx).map(|frame| frame.map(Frame::data).map(Ok));
+        };
+        let frame = match this.frames.poll_next(cx) {
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(frame)) => frame,
+            Poll::Pending => {
+                if idle.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                keep_alive.frame.clone()
+            }
+        };
+        idle.reset(Instant::now() + keep_alive.interval);
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+}
