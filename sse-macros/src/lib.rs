@@ -1,1 +1,30 @@
-//! placeholder
+//! The macros of [sse-runtime](https://docs.rs/sse-runtime): `#[sse_view]` and
+//! `sse_routes!`. Depend on sse-runtime and use them from there; its documentation
+//! describes them.
+//!
+//! `#[sse_view]` runs as a pipeline, one file a step: [`attr`] reads the arguments,
+//! [`ast`] the item, [`valid`] checks what they mean together, and [`expand`] writes the
+//! code. Every mistake found on the way is collected in [`errors`] and reported in one
+//! build, beside the user's item, so the rest of the crate still compiles.
+
+mod ast;
+mod attr;
+mod errors;
+mod expand;
+mod path;
+mod routes;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into a streaming route, or a unit struct into a channel's route.
+#[proc_macro_attribute]
+pub fn sse_view(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::sse_view(args.into(), item.into()).into()
+}
+
+/// Builds an `axum::Router` from a list of views.
+#[proc_macro]
+pub fn sse_routes(input: TokenStream) -> TokenStream {
+    routes::expand(input.into()).into()
+}

@@ -1,5 +1,8 @@
 //! The one error type of the crate: a variant per cause, each message saying what to do.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
 use crate::event::Field;
 
 /// Everything that can go wrong in this crate.
@@ -14,4 +17,24 @@ pub enum Error {
     /// An id holds NUL, which browsers ignore, so the client would resume from a stale id.
     #[error("the event id must not contain NUL: browsers ignore such an id")]
     NulInId,
+    /// A client sent a `Last-Event-ID` that cannot be an id this server sent.
+    #[error("bad Last-Event-ID: {0}")]
+    BadLastEventId(&'static str),
+}
+
+impl Error {
+    /// The HTTP status that answers a request this error ended.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadLastEventId(_) => StatusCode::BAD_REQUEST,
+            Error::LineBreak(_) | Error::NulInId => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A client's mistake is answered with its 4xx status and the reason in plain text.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        (self.status(), self.to_string()).into_response()
+    }
 }

@@ -84,7 +84,8 @@ impl Event {
     /// If `name` holds CR or LF. Use [`try_event`](Event::try_event) for names that come
     /// from outside the program.
     pub fn event(self, name: impl Into<String>) -> Self {
-        self.try_event(name).unwrap_or_else(|error| panic!("{error}"))
+        self.try_event(name)
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// Sets the event name, or fails if it holds CR or LF.

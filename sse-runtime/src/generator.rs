@@ -39,7 +39,7 @@ impl<E: Display> ViewOutcome for Result<(), E> {
 
 pin_project! {
     /// The frames a view's body flushes, as a stream that ends when the body returns.
-    pub struct Generator<F> {
+    pub(crate) struct Generator<F> {
         #[pin]
         body: Option<F>,
         outbox: Outbox,
@@ -50,7 +50,7 @@ pin_project! {
 impl<F> Generator<F> {
     /// Hands a new [`Sse`] buffer to `body` and streams what it flushes. `view` names the
     /// view in logs.
-    pub fn new(view: &'static str, body: impl FnOnce(Sse) -> F) -> Self {
+    pub(crate) fn new(view: &'static str, body: impl FnOnce(Sse) -> F) -> Self {
         let outbox = Outbox::default();
         let body = body(Sse::new(outbox.clone()));
         Self {
@@ -106,7 +106,10 @@ mod tests {
         .await;
         assert_eq!(
             frames,
-            ["event: a\ndata: 1\n\nevent: b\ndata: 2\n\n", "event: c\ndata: 3\n\n"]
+            [
+                "event: a\ndata: 1\n\nevent: b\ndata: 2\n\n",
+                "event: c\ndata: 3\n\n"
+            ]
         );
     }
 

@@ -1,6 +1,85 @@
-//! Server-Sent Events views for axum.
+//! Server-Sent Events views for axum, declared with one attribute.
 //!
-//! WIP
+//! This crate carries the ideas of the Python package django-sse 0.4.1 over to axum: a
+//! view is a function whose body buffers messages and flushes them to its client, and
+//! one macro mounts every view of an application. Where django-sse held a thread per
+//! client, a stream here is a small future polled by the connection that carries it.
+//!
+//! # A complete program
+//!
+//! The seed's first example, the current timestamp every second:
+//!
+//! ```no_run
+//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! use sse_runtime::prelude::*;
+//!
+//! #[sse_view("/time")]
+//! async fn time(sse: &mut Sse) {
+//!     loop {
+//!         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+//!         sse.add_message("time", &now.as_secs().to_string());
+//!         sse.flush().await; // the seed's `yield`: what is buffered goes out now
+//!         tokio::time::sleep(Duration::from_secs(1)).await;
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let app: axum::Router = sse_routes![time];
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await
+//! }
+//! ```
+//!
+//! # Generator views
+//!
+//! `#[sse_view("/path")]` goes on an `async fn`. Its arguments are any axum extractors
+//! (`Path`, `Query`, `State`, `HeaderMap`, [`LastEventId`], your own), in any order, and
+//! at most one `&mut Sse`: the [`Sse`] buffer. [`Sse::add_message`] and
+//! [`Sse::add_event`] buffer events; [`Sse::flush`] sends everything buffered as one
+//! write and resumes once the response has taken it. What is still buffered when the body
+//! returns goes out too, and then the response ends.
+//!
+//! The function stays an ordinary axum handler: `get(time)` mounts it by hand, and a test
+//! can call `time().await` and read the response.
+//!
+//! A body may return `Result<(), E>` with `E: Display` and use `?`: an error ends the
+//! stream and is logged with `tracing` at the error level, naming the view.
+//!
+//! When the client goes away, hyper drops the response and with it the body, at the
+//! `.await` it was waiting on: nothing keeps running for a gone client.
+//!
+//! The attribute takes, after the optional path:
+//!
+//! | argument | meaning |
+//! |---|---|
+//! | `keep_alive = Duration` | the silence after which a keep-alive comment goes out (default 15 s); it restarts at every flush |
+//! | `retry = Duration` | a `retry:` field sent before any event: how long a browser waits to reconnect |
+//! | `state = Type` | the router state extractors are checked against, when no `State<Type>` argument names it |
+//!
+//! ## Why `.flush().await` and not `yield`
+//!
+//! django-sse flushed at each `yield` of a generator. Stable Rust has no generators in
+//! async functions, and the usual workaround (a macro that rewrites a placeholder into
+//! `yield` inside `async_stream::stream!`) rewrites the body's tokens: `?` and `return`
+//! then mean something else, and a helper function cannot flush. Here the response polls
+//! the body's future itself and takes each flushed frame as the body waits on
+//! `flush().await`. The body is compiled as written: `?`, `return`, `tokio::select!` and
+//! `async fn` helpers that take `&mut Sse` all work, and there is no `unsafe` anywhere.
+//!
+//! # Mounting views
+//!
+//! `sse_routes![a, b, module::c, "/path" => d]` builds an `axum::Router<S>` with each view
+//! at its path, ready to `merge`, `nest`, layer and give state to as any router. A view
+//! whose attribute names no path (`#[sse_view]`) gets it where it is mounted. A view with
+//! no path anywhere, or with two different paths, fails to compile, as does a malformed
+//! path such as axum 0.7's `/:id` (axum 0.8 writes `/{id}`).
+//!
+//! # Without the macros
+//!
+//! [`Event`] encodes one event by the rules of the WHATWG HTML standard, and
+//! [`SseResponse`] turns any stream of encoded events into a response with the right
+//! headers and keep-alive, for handlers written by hand.
 #![forbid(unsafe_code)]
 
 mod buffer;
@@ -8,16 +87,22 @@ mod error;
 mod event;
 mod generator;
 mod keep_alive;
+mod last_event_id;
 mod response;
 
 pub use buffer::{Flush, Sse};
 pub use error::Error;
 pub use event::{Event, Field};
 pub use keep_alive::KeepAlive;
+pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
+pub use sse_macros::{sse_routes, sse_view};
 
-/// What generated code refers to. Not a public API: it changes without notice.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::generator::{Generator, ViewOutcome};
+/// The names a view module needs: `use sse_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::{sse_routes, sse_view, Event, LastEventId, Sse};
 }
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;

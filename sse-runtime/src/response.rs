@@ -123,7 +123,10 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         let (Some(keep_alive), Some(mut idle)) = (this.keep_alive, this.idle.as_pin_mut()) else {
-            return this.frames.poll_next(cx).map(|frame| frame.map(Frame::data).map(Ok));
+            return this
+                .frames
+                .poll_next(cx)
+                .map(|frame| frame.map(Frame::data).map(Ok));
         };
         let frame = match this.frames.poll_next(cx) {
             Poll::Ready(None) => return Poll::Ready(None),

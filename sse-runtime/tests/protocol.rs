@@ -25,7 +25,10 @@ fn normalized(data: &str) -> String {
 
 /// Cuts `bytes` at the given fractions of its length, as a network might.
 fn chunked(bytes: &[u8], cuts: &[f64]) -> Vec<Bytes> {
-    let mut at: Vec<usize> = cuts.iter().map(|cut| (cut * bytes.len() as f64) as usize).collect();
+    let mut at: Vec<usize> = cuts
+        .iter()
+        .map(|cut| (cut * bytes.len() as f64) as usize)
+        .collect();
     at.extend([0, bytes.len()]);
     at.sort_unstable();
     at.windows(2)
@@ -148,7 +151,11 @@ fn crlf_is_one_line_break_even_when_the_wire_splits_it() {
 fn non_ascii_text_is_untouched() {
     let text = "grüße, 世界 🦀\u{2028}\u{85}";
     assert_eq!(data_round_trip(text), text);
-    let events = parse(vec![Event::new().event("ünïcödé").id("ид").data("x").encode()]);
+    let events = parse(vec![Event::new()
+        .event("ünïcödé")
+        .id("ид")
+        .data("x")
+        .encode()]);
     assert_eq!(events[0].event, "ünïcödé");
     assert_eq!(events[0].id, "ид");
 }

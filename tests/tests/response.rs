@@ -44,7 +44,10 @@ async fn headers_retry_and_events_reach_a_real_client() {
         assert_eq!(event.id, n.to_string());
         assert_eq!(event.data, format!("{n}\nline two"));
     }
-    assert!(events.next().await.is_none(), "the body ends with the stream");
+    assert!(
+        events.next().await.is_none(),
+        "the body ends with the stream"
+    );
 }
 
 #[tokio::test]
@@ -52,8 +55,11 @@ async fn an_idle_stream_sends_keep_alive_comments() {
     let app = Router::new().route(
         "/idle",
         get(|| async {
-            SseResponse::new(stream::pending::<Bytes>())
-                .keep_alive(KeepAlive::new().interval(Duration::from_millis(200)).text("ping"))
+            SseResponse::new(stream::pending::<Bytes>()).keep_alive(
+                KeepAlive::new()
+                    .interval(Duration::from_millis(200))
+                    .text("ping"),
+            )
         }),
     );
     let addr = serve(app).await;
@@ -73,8 +79,8 @@ async fn keep_alive_waits_while_real_events_flow() {
         Event::new().data(n.to_string()).encode()
     });
     let frames = ticks.chain(stream::pending());
-    let response = SseResponse::new(frames)
-        .keep_alive(KeepAlive::new().interval(Duration::from_millis(400)));
+    let response =
+        SseResponse::new(frames).keep_alive(KeepAlive::new().interval(Duration::from_millis(400)));
     let response = std::sync::Arc::new(std::sync::Mutex::new(Some(response)));
     let app = Router::new().route(
         "/ticks",

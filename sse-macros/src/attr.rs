@@ -1,0 +1,178 @@
+//! The arguments of `#[sse_view(...)]`: an optional path, then `key = value` pairs.
+
+use proc_macro2::TokenStream;
+use syn::parse::{ParseStream, Parser};
+use syn::{Expr, Ident, LitStr, Token, Type};
+
+use crate::errors::Errors;
+
+mod kw {
+    syn::custom_keyword!(channel);
+    syn::custom_keyword!(state);
+    syn::custom_keyword!(keep_alive);
+    syn::custom_keyword!(retry);
+}
+
+/// The keys `#[sse_view]` accepts, for "did you mean" hints.
+const KEYS: [&str; 4] = ["channel", "state", "keep_alive", "retry"];
+
+/// What a view's attribute says.
+#[derive(Default)]
+pub(crate) struct Args {
+    /// The route path, when the attribute gives one.
+    pub(crate) path: Option<LitStr>,
+    /// `channel = ...`: the view streams a channel.
+    pub(crate) channel: Option<(kw::channel, Channel)>,
+    /// `state = Type`: the router state the extractors are checked against.
+    pub(crate) state: Option<(kw::state, Type)>,
+    /// `keep_alive = Duration`: the silence after which a keep-alive comment goes out.
+    pub(crate) keep_alive: Option<(kw::keep_alive, Expr)>,
+    /// `retry = Duration`: the reconnection delay a client is told before any event.
+    pub(crate) retry: Option<(kw::retry, Expr)>,
+}
+
+/// Where a channel view's channel comes from.
+pub(crate) enum Channel {
+    /// A name, or a template over path parameters such as `"room:{room}"`.
+    Template(LitStr),
+    /// An async function that resolves the channel from extractors.
+    Resolver(syn::Path),
+}
+
+impl Args {
+    /// Reads the arguments, recording each mistake and carrying on where it can.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Args {
+        let mut args = Args::default();
+        let parser = |input: ParseStream<'_>| args.parse_all(input, errors);
+        if let Err(error) = parser.parse2(tokens) {
+            errors.push(error);
+        }
+        args
+    }
+
+    fn parse_all(&mut self, input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<()> {
+        if input.peek(LitStr) {
+            self.path = Some(input.parse()?);
+            if input.is_empty() {
+                return Ok(());
+            }
+            input.parse::<Token![,]>()?;
+        }
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::channel) {
+                let key: kw::channel = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let channel = if input.peek(LitStr) {
+                    Channel::Template(input.parse()?)
+                } else {
+                    Channel::Resolver(input.parse()?)
+                };
+                set_once(&mut self.channel, key, channel, "channel", errors);
+            } else if lookahead.peek(kw::state) {
+                let key: kw::state = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let state: Type = input.parse()?;
+                set_once(&mut self.state, key, state, "state", errors);
+            } else if lookahead.peek(kw::keep_alive) {
+                let key: kw::keep_alive = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let interval: Expr = input.parse()?;
+                set_once(&mut self.keep_alive, key, interval, "keep_alive", errors);
+            } else if lookahead.peek(kw::retry) {
+                let key: kw::retry = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let retry: Expr = input.parse()?;
+                set_once(&mut self.retry, key, retry, "retry", errors);
+            } else if input.peek(LitStr) {
+                let path: LitStr = input.parse()?;
+                errors.at(
+                    &path,
+                    "the path of `#[sse_view]` comes first: write `#[sse_view(\"/path\", key = value)]`",
+                );
+            } else if input.peek(Ident) {
+                let key: Ident = input.parse()?;
+                errors.at(&key, unknown_key(&key.to_string()));
+                input.parse::<Token![=]>()?;
+                skip_value(input)?;
+            } else {
+                return Err(lookahead.error());
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    }
+}
+
+fn set_once<K: syn::spanned::Spanned, V>(
+    slot: &mut Option<(K, V)>,
+    key: K,
+    value: V,
+    name: &str,
+    errors: &mut Errors,
+) {
+    if slot.is_some() {
+        errors.push(syn::Error::new(
+            key.span(),
+            format!("`{name}` is given twice in `#[sse_view]`: keep one"),
+        ));
+    } else {
+        *slot = Some((key, value));
+    }
+}
+
+/// Passes over the value of an unknown key, up to the next comma.
+fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
+fn unknown_key(key: &str) -> String {
+    if matches!(key, "path" | "route" | "url" | "uri") {
+        return format!(
+            "`{key}` is not an argument of `#[sse_view]`: give the path first, as a string: `#[sse_view(\"/path\")]`"
+        );
+    }
+    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `state = Type`, `keep_alive = Duration` and `retry = Duration`";
+    match KEYS.iter().find(|known| edit_distance(key, known) <= 2) {
+        Some(known) => {
+            format!("unknown argument `{key}` of `#[sse_view]`: did you mean `{known}`? ({valid})")
+        }
+        None => format!("unknown argument `{key}` of `#[sse_view]`: {valid}"),
+    }
+}
+
+/// The Levenshtein distance between two short words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_get_a_suggestion() {
+        assert_eq!(edit_distance("chanel", "channel"), 1);
+        assert_eq!(edit_distance("stat", "state"), 1);
+        assert!(unknown_key("chanel").contains("did you mean `channel`?"));
+        assert!(!unknown_key("colour").contains("did you mean"));
+        assert!(unknown_key("path").contains("first"));
+    }
+}

@@ -1,0 +1,6 @@
+use sse_runtime::prelude::*;
+
+#[sse_view("/rooms/{room}", channel = "room:{roam}")]
+pub struct Room;
+
+fn main() {}

@@ -1,0 +1,6 @@
+use sse_runtime::prelude::*;
+
+#[sse_view("/news", channel = "news.*")]
+pub struct News;
+
+fn main() {}

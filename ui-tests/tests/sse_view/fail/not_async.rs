@@ -1,0 +1,8 @@
+use sse_runtime::prelude::*;
+
+#[sse_view("/time")]
+fn time(sse: &mut Sse) {
+    sse.add_message("time", "now");
+}
+
+fn main() {}
