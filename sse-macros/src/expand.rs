@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, ItemStruct, ReturnType};
 
 use crate::ast::{self, Arg, View};
-use crate::attr::Args;
+use crate::attr::{Args, Channel};
 use crate::errors::Errors;
 use crate::valid;
 
@@ -37,7 +37,7 @@ pub(crate) fn sse_view(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let code = match &view {
         View::Generator(function) => generator(&args, function),
-        View::Channel(declaration) => channel(&args, declaration),
+        View::Channel(declaration) => channel(declaration),
     };
     let companion = companion(&args, &view, true);
     quote!(#code #companion)
@@ -48,9 +48,9 @@ pub(crate) fn companion_ident(view: &Ident) -> Ident {
     format_ident!("__sse_view_{}", view)
 }
 
-/// A hidden unit struct beside the view whose constants `sse_routes!` reads: the path
-/// the attribute gives, and whether the view compiled (so a broken view does not also
-/// report a missing path).
+/// A hidden unit struct beside the view that tells `sse_routes!` how to mount it: the
+/// path the attribute gives, the path parameters its channel needs, whether the view
+/// compiled (so a broken view does not also report a missing path), and the handler.
 fn companion(args: &Args, view: &View, valid: bool) -> TokenStream {
     let ident = companion_ident(view.ident());
     let vis = view.vis();
@@ -58,17 +58,105 @@ fn companion(args: &Args, view: &View, valid: bool) -> TokenStream {
         Some(path) => quote!(::sse_runtime::__private::Option::Some(#path)),
         None => quote!(::sse_runtime::__private::Option::None),
     };
+    let params = match &args.channel {
+        Some((_, Channel::Template(template))) if valid => {
+            valid::template_params(&template.value()).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let route = match view {
+        View::Generator(_) => quote! {
+            /// The handler: the function itself.
+            pub fn route<H>(view: H) -> H {
+                view
+            }
+        },
+        View::Channel(declaration) => {
+            let view = &declaration.ident;
+            quote! {
+                /// The handler of the channel view.
+                pub fn route(_: #view) -> ::sse_runtime::__private::ChannelRoute<Self> {
+                    ::sse_runtime::__private::ChannelRoute::new()
+                }
+            }
+        }
+    };
+    let source = match view {
+        View::Channel(declaration) => channel_source(args, declaration, &ident, valid),
+        View::Generator(_) => TokenStream::new(),
+    };
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy)]
         #vis struct #ident;
 
         #[allow(unreachable_pub, dead_code)]
         impl #ident {
             /// The path the view's attribute gives.
             pub const PATH: ::sse_runtime::__private::Option<&'static str> = #path;
+            /// The path parameters the view's channel template uses.
+            pub const CHANNEL_PARAMS: &'static [&'static str] = &[#(#params),*];
             /// Whether the view compiled without errors.
             pub const VALID: bool = #valid;
+            #route
+        }
+
+        #source
+    }
+}
+
+/// How a channel view finds its channel, as an implementation of `ChannelSource` on its
+/// companion.
+fn channel_source(
+    args: &Args,
+    declaration: &ItemStruct,
+    companion: &Ident,
+    valid: bool,
+) -> TokenStream {
+    let name = declaration.ident.to_string();
+    let private = quote!(::sse_runtime::__private);
+    let state = Ident::new("__S", Span::mixed_site());
+    let (generics, state_ty) = match &args.state {
+        Some((_, ty)) => (quote!(), ty.to_token_stream()),
+        None => (
+            quote!(<#state: #private::Send + #private::Sync + 'static>),
+            state.to_token_stream(),
+        ),
+    };
+    let channel = match &args.channel {
+        Some((_, Channel::Template(template)))
+            if valid
+                && valid::template_params(&template.value())
+                    .is_ok_and(|params| params.is_empty()) =>
+        {
+            quote!({ let _ = (parts, state); #private::fixed_channel(#template) })
+        }
+        Some((_, Channel::Template(template))) if valid => {
+            quote!(#private::template_channel(parts, state, #template))
+        }
+        Some((_, Channel::Resolver(resolver))) if valid => {
+            quote_spanned!(resolver.span()=> #private::resolved_channel::<_, _, #state_ty>(#resolver, parts, state))
+        }
+        _ => quote!({ let _ = (parts, state); #private::fixed_channel("") }),
+    };
+    let options = options(args);
+    quote! {
+        impl #generics #private::ChannelSource<#state_ty> for #companion {
+            const VIEW: &'static str = #name;
+
+            fn options() -> #private::Options {
+                #options
+            }
+
+            fn channel(
+                parts: &mut #private::Parts,
+                state: &#state_ty,
+            ) -> impl #private::FutureTrait<
+                Output = #private::Result<#private::String, #private::Response>,
+            > + #private::Send {
+                #channel
+            }
         }
     }
 }
@@ -163,6 +251,7 @@ fn extractor_checks(args: &Args, function: &ItemFn, extractors: &[&syn::PatType]
     }
 }
 
-fn channel(_args: &Args, declaration: &ItemStruct) -> TokenStream {
-    syn::Error::new_spanned(declaration, "channel views are not built yet").into_compile_error()
+/// A channel view's declaration stays as written; its handler is on the companion.
+fn channel(declaration: &ItemStruct) -> TokenStream {
+    declaration.to_token_stream()
 }

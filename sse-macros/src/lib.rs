@@ -2,10 +2,11 @@
 //! `sse_routes!`. Depend on sse-runtime and use them from there; its documentation
 //! describes them.
 //!
-//! `#[sse_view]` runs as a pipeline, one file a step: [`attr`] reads the arguments,
-//! [`ast`] the item, [`valid`] checks what they mean together, and [`expand`] writes the
-//! code. Every mistake found on the way is collected in [`errors`] and reported in one
-//! build, beside the user's item, so the rest of the crate still compiles.
+//! `#[sse_view]` runs as a pipeline, one file a step: `attr.rs` reads the arguments,
+//! `ast.rs` the item, `valid.rs` checks what they mean together, and `expand.rs` writes
+//! the code. Every mistake found on the way is collected (`errors.rs`) and reported in
+//! one build, beside the user's item, so the rest of the crate still compiles.
+//! `sse_routes!` lives in `routes.rs`; both check paths with `path.rs`.
 
 mod ast;
 mod attr;

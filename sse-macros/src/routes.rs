@@ -56,10 +56,20 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             None => quote!(::sse_runtime::__private::Option::None),
         };
         let path = quote_spanned! {view.span()=>
-            const { ::sse_runtime::__private::mount_path(#companion::PATH, #given, #companion::VALID) }
+            const {
+                ::sse_runtime::__private::mount_path(
+                    #companion::PATH,
+                    #given,
+                    #companion::VALID,
+                    #companion::CHANNEL_PARAMS,
+                )
+            }
         };
         quote! {
-            let router = router.route(#path, ::sse_runtime::__private::axum::routing::get(#view));
+            let router = router.route(
+                #path,
+                ::sse_runtime::__private::axum::routing::get(#companion::route(#view)),
+            );
         }
     });
     let routes: Vec<TokenStream> = routes.collect();

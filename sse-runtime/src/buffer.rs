@@ -110,6 +110,20 @@ impl Sse {
         }
     }
 
+    /// Sends bytes that are already encoded events, without copying them when nothing
+    /// else is buffered: how a channel view passes on what the hub encoded once.
+    pub(crate) fn send_encoded(&mut self, frame: Bytes) -> Flush<'_> {
+        if !self.buffer.is_empty() {
+            self.buffer.extend_from_slice(&frame);
+            return self.flush();
+        }
+        self.outbox.put(frame);
+        Flush {
+            sse: self,
+            handed_over: true,
+        }
+    }
+
     /// Buffers `event` and flushes: one event sent on its own.
     pub async fn send(&mut self, event: &Event) {
         self.add_event(event);

@@ -20,14 +20,39 @@ pub enum Error {
     /// A client sent a `Last-Event-ID` that cannot be an id this server sent.
     #[error("bad Last-Event-ID: {0}")]
     BadLastEventId(&'static str),
+    /// A channel name, from a request or a program, that cannot be a channel.
+    #[error("bad channel name: {0}")]
+    BadChannel(&'static str),
+    /// A payload that arrived on a Redis channel and cannot be read as an event.
+    #[error("a payload on Redis channel `{channel}` was skipped: {reason}")]
+    BadPayload {
+        /// The channel it arrived on.
+        channel: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// Data that could not be serialized to JSON.
+    #[error("the event's data cannot be serialized to JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Redis refused or could not be reached; the event was not sent.
+    #[error("Redis is unavailable, the event was not sent: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The configuration cannot be used, for example an `SSE_REDIS_URL` that is no URL.
+    #[error("bad configuration: {0}")]
+    Config(String),
 }
 
 impl Error {
     /// The HTTP status that answers a request this error ended.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::BadLastEventId(_) => StatusCode::BAD_REQUEST,
-            Error::LineBreak(_) | Error::NulInId => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::BadLastEventId(_) | Error::BadChannel(_) => StatusCode::BAD_REQUEST,
+            Error::Redis(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::LineBreak(_)
+            | Error::NulInId
+            | Error::BadPayload { .. }
+            | Error::Json(_)
+            | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -160,6 +160,16 @@ impl Event {
         self.id.as_deref()
     }
 
+    /// The reconnection time, if set.
+    pub fn retry_duration(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// Sets the data to `value` serialized as JSON.
+    pub fn json_data<T: serde::Serialize + ?Sized>(self, value: &T) -> Result<Self, Error> {
+        Ok(self.data(serde_json::to_string(value)?))
+    }
+
     /// Encodes the event into the bytes that go on the wire, ending with the blank line
     /// that tells a client to dispatch it.
     pub fn encode(&self) -> Bytes {

@@ -75,6 +75,62 @@
 //! no path anywhere, or with two different paths, fails to compile, as does a malformed
 //! path such as axum 0.7's `/:id` (axum 0.8 writes `/{id}`).
 //!
+//! # Channel views
+//!
+//! `#[sse_view("/path", channel = ...)]` on a unit struct declares a route whose clients
+//! receive everything sent to a channel: no body to write. The channel is a name, a
+//! template over path parameters (`"room:{room}"`, each `{name}` checked against the
+//! path at compile time), or a resolver: an async function whose arguments are
+//! extractors and which returns the channel (`String`), `Option` of one (`None` answers
+//! 404) or `Result` of one and a rejection (`Err(StatusCode::FORBIDDEN)` answers 403).
+//! A resolver that takes `State<T>` needs `state = T` in the attribute.
+//!
+//! A channel name that comes from a request is checked before any broker sees it: at
+//! most [`MAX_CHANNEL_LEN`] bytes, no control characters or white space, no Redis
+//! pattern characters (`*?[]`), no `/` or `\`. A bad one is answered with
+//! `400 Bad Request` and a plain reason.
+//!
+//! Events are sent with [`send_event`] from anywhere, or with the methods of a [`Hub`]
+//! (which can be put in axum state, or given to a router as `axum::Extension(hub)` so
+//! that its channel views use it instead of the process's). Both return an error when
+//! the event cannot be sent, as when Redis is down: nothing is lost silently.
+//!
+//! # The hub and its brokers
+//!
+//! Each process has one [`Hub`]. With nothing configured it is embedded: events reach
+//! the clients of this process. With `SSE_REDIS_URL` set (`redis://127.0.0.1:6379/0`), or
+//! a URL given to [`Hub::builder`], it shares channels through Redis with every process
+//! on that server, over ONE subscriber connection for the whole process: it subscribes
+//! to a channel when the channel gets its first local listener and unsubscribes when its
+//! last one leaves. Each event is decoded and encoded once per process; every client of
+//! the channel is sent the same bytes.
+//!
+//! ## What other programs publish
+//!
+//! A payload on a Redis channel is either plain UTF-8 text, which arrives as the data of
+//! an event named `message` (`redis-cli PUBLISH foo hello`), or a JSON envelope,
+//! recognised by its `"$sse"` key, that sets the other fields:
+//!
+//! ```json
+//! {"$sse": 1, "event": "myevent", "id": "7", "data": "mydata", "retry": 3000}
+//! ```
+//!
+//! Every key but `"$sse"` is optional. An envelope whose event name or id holds a line
+//! break, or a payload that is not UTF-8, is logged and skipped; the stream goes on.
+//!
+//! # The seed, side by side
+//!
+//! | django-sse 0.4.1 | sse-runtime |
+//! |---|---|
+//! | `class MySseStreamView(BaseSseView):`<br>`def iterator(self):`<br>`while True:`<br>`self.sse.add_message("time", str(time.time()))`<br>`yield`<br>`time.sleep(1)` | `#[sse_view("/time")]`<br>`async fn time(sse: &mut Sse) {`<br>`loop {`<br>`sse.add_message("time", &now());`<br>`sse.flush().await;`<br>`sleep(Duration::from_secs(1)).await; } }` |
+//! | `url(r'^stream1/$', RedisQueueView.as_view(redis_channel="foo"))` | `#[sse_view("/stream1/", channel = "foo")]`<br>`pub struct Stream1;` |
+//! | `send_event("myevent", "mydata", channel="foo")` | `send_event("myevent", "mydata", "foo").await?;` |
+//! | `class MyRedisQueueView(RedisQueueView):`<br>`def get_redis_channel(self):`<br>`return self.kwargs['channel'] or self.redis_channel` | `#[sse_view("/sse/{channel}/", channel = "{channel}")]`<br>`pub struct MyRedisQueueView;`<br>(or `channel = resolver` for anything else) |
+//! | `REDIS_SSEQUEUE_CONNECTION_SETTINGS = {'location': 'localhost:6379', 'db': 0}` | `SSE_REDIS_URL=redis://localhost:6379/0`, or [`Hub::builder`] |
+//!
+//! The `examples` package runs each of them: `time`, `redis_queue`, `dynamic_channel`,
+//! and `chat`, a room in a web page.
+//!
 //! # Without the macros
 //!
 //! [`Event`] encodes one event by the rules of the WHATWG HTML standard, and
@@ -83,16 +139,24 @@
 #![forbid(unsafe_code)]
 
 mod buffer;
+mod channel;
+mod channel_view;
+mod config;
 mod error;
 mod event;
 mod generator;
+mod hub;
 mod keep_alive;
 mod last_event_id;
 mod response;
 
 pub use buffer::{Flush, Sse};
+pub use channel::{ChannelName, MAX_CHANNEL_LEN};
+pub use channel_view::{ChannelResolver, ResolvedChannel};
+pub use config::{HubBuilder, DEFAULT_CLIENT_QUEUE, REDIS_URL_VAR};
 pub use error::Error;
 pub use event::{Event, Field};
+pub use hub::{send_event, Ended, Hub, Subscription};
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
@@ -100,9 +164,10 @@ pub use sse_macros::{sse_routes, sse_view};
 
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::{sse_routes, sse_view, Event, LastEventId, Sse};
+    pub use crate::{send_event, sse_routes, sse_view, Event, Hub, LastEventId, Sse};
 }
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+use __private as private;

@@ -8,12 +8,20 @@ use axum::response::IntoResponse;
 
 pub use axum;
 pub use axum::response::Response;
+pub use core::marker::{Send, Sync};
 pub use core::option::Option;
+pub use core::result::Result;
+pub use std::string::String;
 
+pub use crate::channel_view::{
+    fixed_channel, resolved_channel, template_channel, ChannelRoute, ChannelSource,
+};
 use crate::generator::Generator;
 pub use crate::generator::ViewOutcome;
 use crate::response::SseResponse;
 use crate::{KeepAlive, Sse};
+pub use axum::http::request::Parts;
+pub use std::future::Future as FutureTrait;
 
 /// The response settings a view's attribute may give.
 #[derive(Debug, Default)]
@@ -72,19 +80,21 @@ pub const fn extractor<T: FromRequestParts<S>, S>() {}
 pub const fn last_extractor<T: FromRequest<S, M>, S, M>() {}
 
 /// The path a view is mounted at: the one its attribute gives or the one `sse_routes!`
-/// gives; exactly one of them, or both the same. Evaluated at compile time, so a mistake
-/// fails the build. A view that failed to compile (`valid` false) has reported its own
-/// errors and gets a placeholder.
+/// gives; exactly one of them, or both the same. The view's channel template may only
+/// use parameters of that path. Evaluated at compile time, so a mistake fails the build.
+/// A view that failed to compile (`valid` false) has reported its own errors and gets a
+/// placeholder.
 pub const fn mount_path(
     attribute: Option<&'static str>,
     mounted: Option<&'static str>,
     valid: bool,
+    channel_params: &[&str],
 ) -> &'static str {
-    match (attribute, mounted) {
-        _ if !valid => "/",
+    let path = match (attribute, mounted) {
+        _ if !valid => return "/",
         (Some(path), None) | (None, Some(path)) => path,
         (Some(attribute), Some(mounted)) => {
-            if !same(attribute, mounted) {
+            if !same(attribute.as_bytes(), mounted.as_bytes()) {
                 panic!("this view is mounted at a path other than its `#[sse_view]` path: give the path in one place only");
             }
             attribute
@@ -92,20 +102,48 @@ pub const fn mount_path(
         (None, None) => panic!(
             "this view has no path: give it in its attribute, `#[sse_view(\"/path\")]`, or where it is mounted, `sse_routes![\"/path\" => View]`"
         ),
+    };
+    let mut i = 0;
+    while i < channel_params.len() {
+        if !has_param(path.as_bytes(), channel_params[i].as_bytes()) {
+            panic!("this view's channel uses a `{{name}}` that is not a parameter of the path it is mounted at: add it to the path or remove it from the channel");
+        }
+        i += 1;
     }
+    path
 }
 
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
+/// Whether `path` holds `{name}` (or `{*name}`).
+const fn has_param(path: &[u8], name: &[u8]) -> bool {
+    let mut at = 0;
+    while at < path.len() {
+        if path[at] == b'{' {
+            let start = if at + 1 < path.len() && path[at + 1] == b'*' {
+                at + 2
+            } else {
+                at + 1
+            };
+            let end = start + name.len();
+            if end < path.len() && path[end] == b'}' && same_at(path, start, name) {
+                return true;
+            }
+        }
+        at += 1;
     }
+    false
+}
+
+const fn same_at(haystack: &[u8], start: usize, needle: &[u8]) -> bool {
     let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
+    while i < needle.len() {
+        if haystack[start + i] != needle[i] {
             return false;
         }
         i += 1;
     }
     true
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && same_at(a, 0, b)
 }

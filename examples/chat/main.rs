@@ -1,0 +1,68 @@
+//! A chat room in one page: people in the same room see each other's messages live,
+//! through `EventSource`. It runs on the embedded hub with nothing configured, and on
+//! Redis when `SSE_REDIS_URL` is set, so several instances can share rooms.
+//!
+//! ```text
+//! cargo run -p examples --example chat
+//! # open http://127.0.0.1:3000/ in two browser tabs, or:
+//! curl -N http://127.0.0.1:3000/rooms/lobby/events
+//! curl -H 'content-type: application/json' -d '{"name":"ann","text":"hi"}' \
+//!      http://127.0.0.1:3000/rooms/lobby/messages
+//! ```
+
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::{get, post};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sse_runtime::prelude::*;
+
+/// The page: plain HTML and a little JavaScript, no build step.
+const PAGE: &str = include_str!("page.html");
+
+/// Everything said in a room, as it is said.
+#[sse_view("/rooms/{room}/events", channel = "chat:{room}", retry = Duration::from_secs(1))]
+pub struct RoomEvents;
+
+/// One message, as posted and as streamed.
+#[derive(Deserialize, Serialize)]
+struct Message {
+    name: String,
+    text: String,
+}
+
+async fn post_message(
+    Path(room): Path<String>,
+    Json(message): Json<Message>,
+) -> Result<StatusCode, (StatusCode, String)> {
+    let refuse = |reason: &str| Err((StatusCode::BAD_REQUEST, reason.to_owned()));
+    if message.name.trim().is_empty() || message.name.chars().count() > 40 {
+        return refuse("a name has 1 to 40 characters");
+    }
+    if message.text.trim().is_empty() || message.text.chars().count() > 1000 {
+        return refuse("a message has 1 to 1000 characters");
+    }
+    Hub::global()
+        .send_json("message", &message, &format!("chat:{room}"))
+        .await
+        .map_err(|error| (error.status(), error.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let app: axum::Router = sse_routes![RoomEvents]
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/rooms/{room}/messages", post(post_message));
+    let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let hub = match std::env::var(sse_runtime::REDIS_URL_VAR) {
+        Ok(url) if !url.is_empty() => format!("Redis at {url}"),
+        _ => "the embedded hub".to_owned(),
+    };
+    println!("chat at http://{}/ on {hub}", listener.local_addr()?);
+    axum::serve(listener, app).await
+}

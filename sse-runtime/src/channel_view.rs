@@ -1,0 +1,259 @@
+//! Channel views: routes whose clients receive everything sent to a channel, the seed's
+//! `RedisQueueView`.
+//!
+//! The channel comes from the attribute: a name, a template over path parameters
+//! (`"room:{room}"`), or a resolver, an async function that takes extractors and returns
+//! the channel or a rejection (the seed's `get_redis_channel`, and the place for
+//! authorization).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, Request};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::channel::ChannelName;
+use crate::hub::{Ended, Hub};
+use crate::private::{generator, Options};
+
+/// How long a new client waits for the broker to deliver its channel before its stream
+/// opens anyway (it then receives events once the broker is back).
+const READY_WAIT: Duration = Duration::from_secs(2);
+
+/// What the attribute of a channel view says, implemented by the view's hidden companion.
+pub trait ChannelSource<S>: Clone + Send + Sync + 'static {
+    /// The view's name, for logs.
+    const VIEW: &'static str;
+
+    /// The response settings the attribute gives.
+    fn options() -> Options;
+
+    /// The channel of this request, or the response that refuses it.
+    fn channel(
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<String, Response>> + Send;
+}
+
+/// The handler of a channel view `V`.
+#[derive(Debug)]
+pub struct ChannelRoute<V>(PhantomData<fn() -> V>);
+
+impl<V> ChannelRoute<V> {
+    /// The handler.
+    pub fn new() -> Self {
+        ChannelRoute(PhantomData)
+    }
+}
+
+impl<V> Default for ChannelRoute<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> Clone for ChannelRoute<V> {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
+
+impl<V, S> Handler<((),), S> for ChannelRoute<V>
+where
+    V: ChannelSource<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn call(self, request: Request, state: S) -> Self::Future {
+        Box::pin(async move {
+            let (mut parts, _) = request.into_parts();
+            let hub = match parts.extensions.get::<Hub>() {
+                Some(hub) => hub.clone(),
+                None => Hub::global().clone(),
+            };
+            if let Err(error) = hub.check() {
+                tracing::error!(view = V::VIEW, %error, "the channel view cannot stream");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            let name = match V::channel(&mut parts, &state).await {
+                Ok(name) => name,
+                Err(refusal) => return refusal,
+            };
+            match ChannelName::new(&name) {
+                Ok(channel) => stream_channel(hub, channel, V::VIEW, V::options()).await,
+                Err(error) => error.into_response(),
+            }
+        })
+    }
+}
+
+/// Streams `channel` to one client: once the broker delivers the channel, every event
+/// sent to it, as the hub encoded it.
+pub(crate) async fn stream_channel(
+    hub: Hub,
+    channel: ChannelName,
+    view: &'static str,
+    options: Options,
+) -> Response {
+    let mut subscription = hub.subscribe(channel);
+    subscription.ready_within(READY_WAIT).await;
+    generator(view, options, move |mut sse| async move {
+        loop {
+            match subscription.recv().await {
+                Ok(frame) => sse.send_encoded(frame).await,
+                Err(Ended::Lagged(missed)) => {
+                    tracing::debug!(
+                        view,
+                        missed,
+                        "a client fell behind its queue and was cut off"
+                    );
+                    return;
+                }
+                Err(Ended::Closed) => return,
+            }
+        }
+    })
+}
+
+/// `channel = "foo"`.
+pub fn fixed_channel(name: &'static str) -> impl Future<Output = Result<String, Response>> + Send {
+    std::future::ready(Ok(name.to_owned()))
+}
+
+/// `channel = "room:{room}"`: the template with each `{name}` replaced by the path
+/// parameter of that name.
+pub async fn template_channel<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    template: &'static str,
+) -> Result<String, Response> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let mut channel = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map_or(rest.len(), |close| open + close);
+        channel.push_str(&rest[..open]);
+        let name = &rest[open + 1..close];
+        let value = params.get(name).ok_or_else(|| {
+            // The macro checks every name against the path, so this is a route mounted
+            // by hand at a path without the parameter.
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the path has no parameter `{name}`"),
+            )
+                .into_response()
+        })?;
+        channel.push_str(value);
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+    channel.push_str(rest);
+    Ok(channel)
+}
+
+/// `channel = resolver`: calls the resolver with its extractors.
+pub async fn resolved_channel<F, T, S>(
+    resolver: F,
+    parts: &mut Parts,
+    state: &S,
+) -> Result<String, Response>
+where
+    F: ChannelResolver<T, S>,
+{
+    resolver.resolve(parts, state).await
+}
+
+/// What a channel resolver may return: the channel, or a refusal.
+pub trait ResolvedChannel {
+    /// The channel, or the response that refuses the request.
+    #[allow(clippy::result_large_err)] // a rejection is a response, as in axum
+    fn into_channel(self) -> Result<String, Response>;
+}
+
+impl ResolvedChannel for String {
+    fn into_channel(self) -> Result<String, Response> {
+        Ok(self)
+    }
+}
+
+impl ResolvedChannel for &'static str {
+    fn into_channel(self) -> Result<String, Response> {
+        Ok(self.to_owned())
+    }
+}
+
+impl ResolvedChannel for ChannelName {
+    fn into_channel(self) -> Result<String, Response> {
+        Ok(self.as_str().to_owned())
+    }
+}
+
+/// `None` answers `404 Not Found`.
+impl<C: ResolvedChannel> ResolvedChannel for Option<C> {
+    fn into_channel(self) -> Result<String, Response> {
+        self.ok_or_else(|| StatusCode::NOT_FOUND.into_response())?
+            .into_channel()
+    }
+}
+
+/// `Err(rejection)` answers with the rejection, such as `StatusCode::FORBIDDEN`.
+impl<C: ResolvedChannel, E: IntoResponse> ResolvedChannel for Result<C, E> {
+    fn into_channel(self) -> Result<String, Response> {
+        self.map_err(IntoResponse::into_response)?.into_channel()
+    }
+}
+
+/// An async function that finds the channel of a request from its extractors.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a channel resolver: an `async fn` whose arguments are extractors and that returns a channel name, `Option` of one, or `Result` of one and a rejection",
+    note = "a resolver that takes `State<T>` needs `state = T` in the `#[sse_view]` attribute"
+)]
+pub trait ChannelResolver<T, S>: Send + Sync {
+    /// Runs the resolver on a request.
+    fn resolve(
+        self,
+        parts: &mut Parts,
+        state: &S,
+    ) -> impl Future<Output = Result<String, Response>> + Send;
+}
+
+macro_rules! resolver_taking {
+    ($($arg:ident),*) => {
+        impl<F, Fut, R, S, $($arg,)*> ChannelResolver<($($arg,)*), S> for F
+        where
+            F: FnOnce($($arg),*) -> Fut + Send + Sync,
+            Fut: Future<Output = R> + Send,
+            R: ResolvedChannel,
+            S: Send + Sync,
+            $($arg: FromRequestParts<S> + Send,)*
+        {
+            #[allow(non_snake_case, unused_variables)]
+            async fn resolve(self, parts: &mut Parts, state: &S) -> Result<String, Response> {
+                $(
+                    let $arg = $arg::from_request_parts(parts, state)
+                        .await
+                        .map_err(IntoResponse::into_response)?;
+                )*
+                self($($arg),*).await.into_channel()
+            }
+        }
+    };
+}
+
+resolver_taking!();
+resolver_taking!(T1);
+resolver_taking!(T1, T2);
+resolver_taking!(T1, T2, T3);
+resolver_taking!(T1, T2, T3, T4);
+resolver_taking!(T1, T2, T3, T4, T5);
+resolver_taking!(T1, T2, T3, T4, T5, T6);

@@ -1,0 +1,328 @@
+//! Channel views and `send_event`, one suite run against both backends: the embedded hub
+//! and a real `redis-server` started by the test.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Router};
+use futures_util::future::join_all;
+use sse_runtime::prelude::*;
+use sse_runtime::Error;
+use tests::redis_server::RedisServer;
+use tests::{logs, serve, take_events, Client, PATIENCE};
+
+/// The seed's `RedisQueueView.as_view(redis_channel="foo")`.
+#[sse_view("/stream1/", channel = "foo")]
+pub struct Stream1;
+
+/// A channel per room, from the path.
+#[sse_view("/rooms/{room}", channel = "room:{room}")]
+pub struct Rooms;
+
+/// A channel that only the holder of a token may listen to.
+#[sse_view("/private/{id}", channel = private_channel)]
+pub struct Private;
+
+async fn private_channel(Path(id): Path<u32>, headers: HeaderMap) -> Result<String, StatusCode> {
+    match headers.get("x-token") {
+        Some(token) if token == "let me in" => Ok(format!("private:{id}")),
+        _ => Err(StatusCode::FORBIDDEN),
+    }
+}
+
+/// A hub of the backend under test, and the Redis server behind it if any.
+struct Backend {
+    redis: Option<RedisServer>,
+}
+
+impl Backend {
+    fn embedded() -> Backend {
+        Backend { redis: None }
+    }
+
+    fn redis() -> Backend {
+        Backend {
+            redis: Some(RedisServer::start()),
+        }
+    }
+
+    fn hub(&self) -> Hub {
+        match &self.redis {
+            Some(redis) => Hub::redis(&redis.url()).expect("a Redis URL"),
+            None => Hub::embedded(),
+        }
+    }
+}
+
+fn app(hub: &Hub) -> Router {
+    sse_routes![Stream1, Rooms, Private].layer(Extension(hub.clone()))
+}
+
+async fn server(hub: &Hub) -> SocketAddr {
+    serve(app(hub)).await
+}
+
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn embedded() {
+                super::$test(super::Backend::embedded()).await;
+            }
+
+            #[tokio::test]
+            async fn redis() {
+                super::$test(super::Backend::redis()).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    every_client_gets_every_event_of_its_channel_and_no_other,
+    the_seed_view_streams_what_send_event_sends,
+    hostile_channel_names_are_refused_before_any_broker_sees_them,
+    a_resolver_picks_the_channel_or_refuses,
+);
+
+async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Backend) {
+    const CHANNELS: usize = 50;
+    const PER_CHANNEL: usize = 10;
+    const EVENTS: usize = 5;
+    let hub = backend.hub();
+    let addr = server(&hub).await;
+    let clients = join_all((0..CHANNELS * PER_CHANNEL).map(|n| async move {
+        let room = n % CHANNELS;
+        (
+            room,
+            Client::get(addr, &format!("/rooms/r{room}"), &[]).await,
+        )
+    }))
+    .await;
+    assert!(clients.iter().all(|(_, client)| client.status == 200));
+    if let Some(redis) = &backend.redis {
+        assert_eq!(
+            redis.subscriber_connections(),
+            1,
+            "one subscriber connection for 500 clients"
+        );
+    }
+    for k in 0..EVENTS {
+        for room in 0..CHANNELS {
+            hub.send_event("say", format!("r{room}:{k}"), &format!("room:r{room}"))
+                .await
+                .expect("sent");
+        }
+    }
+    for room in 0..CHANNELS {
+        hub.send_event("end", "", &format!("room:r{room}"))
+            .await
+            .expect("sent");
+    }
+    let received = join_all(clients.into_iter().map(|(room, client)| async move {
+        let mut events = client.events();
+        let got = take_events(&mut events, EVENTS + 1).await;
+        (room, got)
+    }))
+    .await;
+    for (room, got) in &received {
+        let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+        let expected: Vec<String> = (0..EVENTS).map(|k| format!("r{room}:{k}")).collect();
+        assert_eq!(data[..EVENTS], expected, "room {room}");
+        assert_eq!(
+            got[EVENTS].event, "end",
+            "nothing else came first in room {room}"
+        );
+    }
+    drop(received);
+    if let Some(redis) = &backend.redis {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let subscribed = |redis: &RedisServer| {
+            (0..CHANNELS)
+                .filter(|room| redis.numsub(&format!("room:r{room}")) > 0)
+                .count()
+        };
+        while subscribed(redis) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "UNSUBSCRIBE within 1 s of the last client leaving"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while hub.listened_channels() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the hub forgets channels nobody listens to"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn the_seed_view_streams_what_send_event_sends(backend: Backend) {
+    let hub = backend.hub();
+    let addr = server(&hub).await;
+    let client = Client::get(addr, "/stream1/", &[]).await;
+    assert_eq!(client.headers["content-type"], "text/event-stream");
+    hub.send_event("myevent", "mydata", "foo")
+        .await
+        .expect("sent");
+    hub.send_json("json", &serde_json::json!({"a": [1, 2]}), "foo")
+        .await
+        .expect("sent");
+    let got = take_events(&mut client.events(), 2).await;
+    assert_eq!(
+        (got[0].event.as_str(), got[0].data.as_str()),
+        ("myevent", "mydata")
+    );
+    assert_eq!(
+        (got[1].event.as_str(), got[1].data.as_str()),
+        ("json", r#"{"a":[1,2]}"#)
+    );
+}
+
+async fn hostile_channel_names_are_refused_before_any_broker_sees_them(backend: Backend) {
+    let hub = backend.hub();
+    let addr = server(&hub).await;
+    let long = "x".repeat(10_000);
+    for room in ["a*b", "a%3Fb", "%5Bab%5D", "a%0Ab", "..%2F..%2Fetc", &long] {
+        let client = Client::get(addr, &format!("/rooms/{room}"), &[]).await;
+        assert_eq!(client.status, 400, "room {room:.20}");
+    }
+    assert_eq!(hub.listened_channels(), 0);
+    if let Some(redis) = &backend.redis {
+        assert_eq!(redis.subscriber_connections(), 0, "no subscription at all");
+        assert_eq!(
+            redis.query(&["PUBSUB", "NUMPAT"]).unwrap(),
+            redis::Value::Int(0)
+        );
+    }
+    let forged = hub.send_event("a\ndata: forged", "x", "foo").await;
+    assert!(matches!(forged, Err(Error::LineBreak(_))), "{forged:?}");
+    assert!(matches!(
+        hub.send_event("e", "x", "a*").await,
+        Err(Error::BadChannel(_))
+    ));
+}
+
+async fn a_resolver_picks_the_channel_or_refuses(backend: Backend) {
+    let hub = backend.hub();
+    let addr = server(&hub).await;
+    assert_eq!(Client::get(addr, "/private/7", &[]).await.status, 403);
+    assert_eq!(Client::get(addr, "/private/seven", &[]).await.status, 400);
+    let client = Client::get(addr, "/private/7", &[("x-token", "let me in")]).await;
+    assert_eq!(client.status, 200);
+    hub.send_event("secret", "for 7", "private:7")
+        .await
+        .unwrap();
+    let got = take_events(&mut client.events(), 1).await;
+    assert_eq!(got[0].data, "for 7");
+}
+
+#[tokio::test]
+async fn two_servers_on_one_redis_share_their_channels() {
+    let redis = RedisServer::start();
+    let (hub_a, hub_b) = (
+        Hub::redis(&redis.url()).unwrap(),
+        Hub::redis(&redis.url()).unwrap(),
+    );
+    let (addr_a, _addr_b) = (server(&hub_a).await, server(&hub_b).await);
+    let client = Client::get(addr_a, "/rooms/shared", &[]).await;
+    hub_b
+        .send_event("hello", "from b", "room:shared")
+        .await
+        .unwrap();
+    let got = take_events(&mut client.events(), 1).await;
+    assert_eq!(
+        (got[0].event.as_str(), got[0].data.as_str()),
+        ("hello", "from b")
+    );
+}
+
+#[tokio::test]
+async fn other_programs_publish_plain_text_or_envelopes() {
+    let redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let addr = server(&hub).await;
+    let client = Client::get(addr, "/stream1/", &[]).await;
+    let cli = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string(), "PUBLISH", "foo", "hello"])
+        .output()
+        .expect("redis-cli runs");
+    assert_eq!(
+        String::from_utf8_lossy(&cli.stdout).trim(),
+        "1",
+        "one subscriber got it"
+    );
+    let python = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/publish.py"))
+        .args([
+            &redis.port().to_string(),
+            "foo",
+            "myevent",
+            "7",
+            "from python\nline 2",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let got = take_events(&mut client.events(), 2).await;
+    assert_eq!(
+        (got[0].event.as_str(), got[0].data.as_str()),
+        ("message", "hello")
+    );
+    assert_eq!(
+        (
+            got[1].event.as_str(),
+            got[1].id.as_str(),
+            got[1].data.as_str()
+        ),
+        ("myevent", "7", "from python\nline 2")
+    );
+}
+
+#[tokio::test]
+async fn a_payload_that_is_no_event_is_logged_and_skipped() {
+    logs::capture();
+    let redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let addr = server(&hub).await;
+    let client = Client::get(addr, "/stream1/", &[]).await;
+    redis
+        .query(&[
+            "PUBLISH",
+            "foo",
+            r#"{"$sse":1,"event":"x\nid: 666","data":"forged"}"#,
+        ])
+        .unwrap();
+    redis.query(&["PUBLISH", "foo", "after"]).unwrap();
+    let got = take_events(&mut client.events(), 1).await;
+    assert_eq!(got[0].data, "after");
+    assert_eq!(got[0].id, "", "no forged id");
+    let logged = logs::containing("was skipped");
+    assert!(
+        logged
+            .iter()
+            .any(|line| line.starts_with("WARN") && line.contains("`foo`")),
+        "{logged:?}"
+    );
+}
+
+#[tokio::test]
+async fn sending_without_redis_is_an_error_not_a_silent_loss() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    drop(redis);
+    let hub = Hub::redis(&url).unwrap();
+    let sent = tokio::time::timeout(PATIENCE, hub.send_event("e", "lost?", "foo")).await;
+    assert!(matches!(sent, Ok(Err(Error::Redis(_)))), "{sent:?}");
+    let refused = Hub::redis("no such url").unwrap_err();
+    assert!(refused.to_string().contains("cannot be used"), "{refused}");
+}

@@ -1,0 +1,63 @@
+//! Every form of channel view compiles in a crate that denies warnings and missing docs.
+#![deny(warnings, missing_docs)]
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use sse_runtime::prelude::*;
+
+/// The application's state.
+#[derive(Clone)]
+pub struct AppState {
+    secret: u32,
+}
+
+/// The seed's `RedisQueueView.as_view(redis_channel="foo")`.
+#[sse_view("/stream1/", channel = "foo")]
+pub struct Stream1;
+
+/// The design card's form: the path is given where the view is mounted.
+#[sse_view(channel = "news")]
+pub struct News;
+
+/// A channel per room.
+#[sse_view("/rooms/{room}", channel = "room:{room}")]
+pub struct Room;
+
+/// A template whose path is given where it is mounted.
+#[sse_view(channel = "game:{id}")]
+pub struct Game;
+
+/// A resolver that takes no state.
+#[sse_view("/users/{id}", channel = user_channel)]
+pub struct User;
+
+/// A resolver that takes state.
+#[sse_view("/private/{id}", channel = private_channel, state = AppState)]
+pub struct Private;
+
+async fn user_channel(Path(id): Path<u32>) -> String {
+    format!("user:{id}")
+}
+
+async fn private_channel(
+    State(state): State<AppState>,
+    Path(id): Path<u32>,
+) -> Result<String, StatusCode> {
+    if id == state.secret {
+        Ok(format!("private:{id}"))
+    } else {
+        Err(StatusCode::FORBIDDEN)
+    }
+}
+
+fn main() {
+    let _app: axum::Router = sse_routes![
+        Stream1,
+        "/news" => News,
+        Room,
+        "/games/{id}/events" => Game,
+        User,
+        Private,
+    ]
+    .with_state(AppState { secret: 7 });
+}
