@@ -19,7 +19,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::channel::ChannelName;
+use crate::error::Error;
+use crate::event::Event;
+use crate::hub::history::{EventId, Frame, Resume};
 use crate::hub::{Ended, Hub};
+use crate::last_event_id::LastEventId;
 use crate::private::{generator, Options};
 
 /// How long a new client waits for the broker to deliver its channel before its stream
@@ -86,28 +90,84 @@ where
                 Ok(name) => name,
                 Err(refusal) => return refusal,
             };
-            match ChannelName::new(&name) {
-                Ok(channel) => stream_channel(hub, channel, V::VIEW, V::options()).await,
+            let channel = match ChannelName::new(&name) {
+                Ok(channel) => channel,
+                Err(error) => return error.into_response(),
+            };
+            match LastEventId::from_request_parts(&mut parts, &state).await {
+                Ok(LastEventId(last)) => {
+                    stream_channel(hub, channel, last, V::VIEW, V::options()).await
+                }
                 Err(error) => error.into_response(),
             }
         })
     }
 }
 
-/// Streams `channel` to one client: once the broker delivers the channel, every event
-/// sent to it, as the hub encoded it.
+/// The event a client gets when it resumes from an id the history does not hold: it
+/// must reload whatever it built from the events, then it gets the live stream.
+pub const RESET_EVENT: &str = "sse-reset";
+
+/// What a client missed before it connected.
+enum Missed {
+    /// Nothing: a first connection.
+    Nothing,
+    /// The events after its `Last-Event-ID`.
+    Events(Vec<Frame>, Option<EventId>),
+    /// Its `Last-Event-ID` is not in the history.
+    Unknown(String),
+    /// The history cannot be read now (Redis is down).
+    Unavailable(Error),
+}
+
+/// Streams `channel` to one client: what it missed since `last_event_id`, then, once the
+/// broker delivers the channel, every event sent to it, each once and in order.
 pub(crate) async fn stream_channel(
     hub: Hub,
     channel: ChannelName,
+    last_event_id: Option<String>,
     view: &'static str,
     options: Options,
 ) -> Response {
-    let mut subscription = hub.subscribe(channel);
+    // Listen first, then read the history: an event sent in between comes both ways and
+    // its id tells the copy to skip.
+    let mut subscription = hub.subscribe(channel.clone());
     subscription.ready_within(READY_WAIT).await;
+    let missed = match last_event_id {
+        None => Missed::Nothing,
+        Some(last) => match hub.resume(&channel, &last).await {
+            Ok(Resume::After(frames)) => Missed::Events(frames, last.parse().ok()),
+            Ok(Resume::Unknown) => Missed::Unknown(last),
+            Err(error) => Missed::Unavailable(error),
+        },
+    };
     generator(view, options, move |mut sse| async move {
+        let mut seen = None;
+        match missed {
+            Missed::Nothing => {}
+            Missed::Events(frames, last) => {
+                seen = last;
+                for frame in &frames {
+                    sse.add_encoded(&frame.bytes);
+                    seen = frame.id.or(seen);
+                }
+                sse.flush().await;
+            }
+            Missed::Unknown(last) => {
+                let reset = Event::new().event(RESET_EVENT).data(format!(
+                    "the events after {last:.64} are no longer kept: reload, then follow the live stream"
+                ));
+                sse.send(&reset).await;
+            }
+            Missed::Unavailable(error) => {
+                // Ending the stream makes the client reconnect and ask again.
+                tracing::warn!(view, %error, "cannot read the history a client resumes from");
+                return;
+            }
+        }
         loop {
-            match subscription.recv().await {
-                Ok(frame) => sse.send_encoded(frame).await,
+            let first = match subscription.recv().await {
+                Ok(frame) => frame,
                 Err(Ended::Lagged(missed)) => {
                     tracing::debug!(
                         view,
@@ -117,9 +177,43 @@ pub(crate) async fn stream_channel(
                     return;
                 }
                 Err(Ended::Closed) => return,
+            };
+            // What queued meanwhile goes out in the same write; a lone event goes out
+            // without a copy.
+            let mut queued = std::iter::from_fn(|| subscription.try_recv()).take(BATCH);
+            match queued.next() {
+                None => {
+                    if is_new(&first, &mut seen) {
+                        sse.send_encoded(first.bytes).await;
+                    }
+                }
+                Some(second) => {
+                    for frame in [first, second].into_iter().chain(queued) {
+                        if is_new(&frame, &mut seen) {
+                            sse.add_encoded(&frame.bytes);
+                        }
+                    }
+                    sse.flush().await;
+                }
             }
         }
     })
+}
+
+/// The most events written together when a client has several queued.
+const BATCH: usize = 64;
+
+/// Whether `frame` comes after everything sent so far (events without an id always do),
+/// and if so, notes it as the last sent.
+fn is_new(frame: &Frame, seen: &mut Option<EventId>) -> bool {
+    match (frame.id, *seen) {
+        (Some(id), Some(last)) if id <= last => false,
+        (Some(id), _) => {
+            *seen = Some(id);
+            true
+        }
+        (None, _) => true,
+    }
 }
 
 /// `channel = "foo"`.

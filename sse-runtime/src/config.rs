@@ -10,6 +10,12 @@ pub const REDIS_URL_VAR: &str = "SSE_REDIS_URL";
 /// How many events a client may fall behind before it is cut off, by default.
 pub const DEFAULT_CLIENT_QUEUE: usize = 1024;
 
+/// How many events of each channel are kept for clients that resume, by default.
+pub const DEFAULT_HISTORY: usize = 1000;
+
+/// How many channels the embedded hub keeps a history for, by default.
+pub const DEFAULT_HISTORY_CHANNELS: usize = 10_000;
+
 /// The settings of a [`Hub`]: the seed's `REDIS_SSEQUEUE_CONNECTION_SETTINGS`.
 ///
 /// ```
@@ -21,18 +27,28 @@ pub const DEFAULT_CLIENT_QUEUE: usize = 1024;
 ///     .build()?;
 /// # Ok::<(), sse_runtime::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct HubBuilder {
-    redis_url: Option<String>,
-    client_queue: usize,
+    settings: Settings,
 }
 
-impl Default for HubBuilder {
+/// What a builder has been told.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) redis_url: Option<String>,
+    pub(crate) client_queue: usize,
+    pub(crate) history: usize,
+    pub(crate) history_channels: usize,
+}
+
+impl Default for Settings {
     fn default() -> Self {
         Self {
             redis_url: None,
             client_queue: DEFAULT_CLIENT_QUEUE,
+            history: DEFAULT_HISTORY,
+            history_channels: DEFAULT_HISTORY_CHANNELS,
         }
     }
 }
@@ -49,23 +65,35 @@ impl HubBuilder {
 
     /// Uses the Redis server at `url` instead of the embedded broker.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
+        self.settings.redis_url = Some(url.into());
         self
     }
 
     /// How many events one client may fall behind before it is cut off (default 1024).
     /// A client cut off reconnects and, with ids, resumes where it was.
     pub fn client_queue(mut self, events: usize) -> Self {
-        self.client_queue = events;
+        self.settings.client_queue = events;
+        self
+    }
+
+    /// How many events of each channel are kept for clients that resume (default
+    /// 1000): on Redis, a stream per channel trimmed with `MAXLEN ~`, where every
+    /// instance sees it; embedded, a ring per channel. 0 keeps none.
+    pub fn history(mut self, events: usize) -> Self {
+        self.settings.history = events;
+        self
+    }
+
+    /// How many channels the embedded hub keeps a history for (default 10,000); the
+    /// channel sent to least recently is forgotten first. Redis keeps every channel's.
+    pub fn history_channels(mut self, channels: usize) -> Self {
+        self.settings.history_channels = channels;
         self
     }
 
     /// The hub, or [`Error::Config`] if a setting cannot be used. No connection is
     /// opened yet: Redis is first reached when someone listens or sends.
     pub fn build(self) -> Result<Hub, Error> {
-        Hub::with_fanout(self.client_queue, |fanout| match &self.redis_url {
-            Some(url) => Hub::redis_broker(fanout, url),
-            None => Ok(Hub::embedded_broker(fanout)),
-        })
+        Hub::from_settings(&self.settings)
     }
 }

@@ -178,8 +178,19 @@ impl Event {
         buf.freeze()
     }
 
+    /// Encodes the event with `id` in place of its own: how a hub stamps the id it gives.
+    pub(crate) fn encode_with_id(&self, id: &str) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.encoded_len_hint() + id.len());
+        self.encode_fields(&mut buf, Some(id));
+        buf.freeze()
+    }
+
     /// Appends the encoded event to `buf`.
     pub(crate) fn encode_into(&self, buf: &mut BytesMut) {
+        self.encode_fields(buf, self.id.as_deref());
+    }
+
+    fn encode_fields(&self, buf: &mut BytesMut, id: Option<&str>) {
         if let Some(comment) = &self.comment {
             buf.put_u8(b':');
             buf.put_slice(comment.as_bytes());
@@ -188,7 +199,7 @@ impl Event {
         if let Some(name) = &self.event {
             put_field(buf, "event", name);
         }
-        if let Some(id) = &self.id {
+        if let Some(id) = id {
             put_field(buf, "id", id);
         }
         if let Some(retry) = self.retry {

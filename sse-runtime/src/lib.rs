@@ -149,18 +149,22 @@ mod hub;
 mod keep_alive;
 mod last_event_id;
 mod response;
+mod streams;
 
 pub use buffer::{Flush, Sse};
 pub use channel::{ChannelName, MAX_CHANNEL_LEN};
-pub use channel_view::{ChannelResolver, ResolvedChannel};
-pub use config::{HubBuilder, DEFAULT_CLIENT_QUEUE, REDIS_URL_VAR};
+pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
+pub use config::{
+    HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, REDIS_URL_VAR,
+};
 pub use error::Error;
 pub use event::{Event, Field};
-pub use hub::{send_event, Ended, Hub, Subscription};
+pub use hub::{send_event, Hub};
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
 pub use sse_macros::{sse_routes, sse_view};
+pub use streams::{open_streams, set_max_streams, shutdown};
 
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
 pub mod prelude {

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_core::Stream;
@@ -16,6 +16,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::event::Event;
 use crate::keep_alive::KeepAlive;
+use crate::streams::{Refused, Registration};
 
 /// A `text/event-stream` response whose body is a stream of encoded events.
 ///
@@ -71,11 +72,16 @@ where
     S: Stream<Item = Bytes> + Send + 'static,
 {
     fn into_response(self) -> Response {
+        let registration = match Registration::open() {
+            Ok(registration) => registration,
+            Err(refused) => return refusal(refused),
+        };
         let idle = self
             .keep_alive
             .as_ref()
             .map(|keep_alive| tokio::time::sleep(keep_alive.interval));
         let body = SseBody {
+            registration,
             first: self.retry.map(|retry| Event::new().retry(retry).encode()),
             frames: self.frames,
             keep_alive: self.keep_alive,
@@ -99,8 +105,23 @@ where
     }
 }
 
+/// `503 Service Unavailable` with `Retry-After: 1`: the client may try again in a second.
+fn refusal(refused: Refused) -> Response {
+    let reason = match refused {
+        Refused::ShuttingDown => "the server is shutting down\n",
+        Refused::Full => "the server holds as many streams as it may\n",
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+        reason,
+    )
+        .into_response()
+}
+
 pin_project! {
     struct SseBody<S> {
+        registration: Registration,
         first: Option<Bytes>,
         #[pin]
         frames: S,
@@ -118,27 +139,33 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let this = self.project();
+        let mut this = self.project();
+        if this.registration.ended() {
+            return Poll::Ready(None);
+        }
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
-        let (Some(keep_alive), Some(mut idle)) = (this.keep_alive, this.idle.as_pin_mut()) else {
-            return this
-                .frames
-                .poll_next(cx)
-                .map(|frame| frame.map(Frame::data).map(Ok));
-        };
         let frame = match this.frames.poll_next(cx) {
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Ready(Some(frame)) => frame,
             Poll::Pending => {
-                if idle.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
+                if this.registration.must_end(cx.waker()) {
+                    return Poll::Ready(None);
                 }
-                keep_alive.frame.clone()
+                let idle_over = match this.idle.as_mut().as_pin_mut() {
+                    Some(idle) => idle.poll(cx).is_ready(),
+                    None => false,
+                };
+                match this.keep_alive {
+                    Some(keep_alive) if idle_over => keep_alive.frame.clone(),
+                    _ => return Poll::Pending,
+                }
             }
         };
-        idle.reset(Instant::now() + keep_alive.interval);
+        if let (Some(keep_alive), Some(idle)) = (this.keep_alive, this.idle.as_pin_mut()) {
+            idle.reset(Instant::now() + keep_alive.interval);
+        }
         Poll::Ready(Some(Ok(Frame::data(frame))))
     }
 }

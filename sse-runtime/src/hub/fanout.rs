@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
+use super::history::Frame;
 use super::Broker;
 use crate::channel::ChannelName;
 
@@ -18,7 +18,7 @@ pub(crate) struct Fanout {
 }
 
 struct Local {
-    sender: broadcast::Sender<Bytes>,
+    sender: broadcast::Sender<Frame>,
     ready: watch::Sender<bool>,
 }
 
@@ -41,7 +41,7 @@ impl Fanout {
         &self,
         channel: &ChannelName,
         broker: &dyn Broker,
-    ) -> (broadcast::Receiver<Bytes>, watch::Receiver<bool>) {
+    ) -> (broadcast::Receiver<Frame>, watch::Receiver<bool>) {
         let mut channels = self.lock();
         let local = channels.entry(channel.clone()).or_insert_with(|| {
             let ready = broker.listen(channel);
@@ -67,7 +67,7 @@ impl Fanout {
     }
 
     /// Hands an encoded event to every local listener of `channel`.
-    pub(crate) fn deliver(&self, channel: &str, frame: Bytes) {
+    pub(crate) fn deliver(&self, channel: &str, frame: Frame) {
         if let Some(local) = self.lock().get(channel) {
             // No receiver left means the listener is leaving right now: nothing to do.
             let _ = local.sender.send(frame);

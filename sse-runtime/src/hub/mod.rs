@@ -9,6 +9,7 @@
 
 mod embedded;
 mod fanout;
+pub(crate) mod history;
 pub(crate) mod payload;
 mod redis;
 
@@ -17,14 +18,14 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
 use crate::channel::ChannelName;
-use crate::config::HubBuilder;
+use crate::config::{HubBuilder, Settings};
 use crate::error::Error;
 use crate::event::Event;
 use fanout::Fanout;
+use history::{EventId, Frame, Resume};
 
 /// A future a broker returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -38,6 +39,13 @@ pub(crate) trait Broker: Send + Sync + 'static {
         channel: &'a ChannelName,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// The events of `channel` after `last`, from the history the broker keeps.
+    fn resume<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        last: EventId,
+    ) -> BoxFuture<'a, Result<Resume, Error>>;
 
     /// The first local listener of `channel` arrived: start delivering it, and say
     /// whether delivery starts at once (else the broker marks the channel ready through
@@ -78,8 +86,7 @@ static GLOBAL: OnceLock<Hub> = OnceLock::new();
 impl Hub {
     /// An in-process hub: events reach the listeners of this process only.
     pub fn embedded() -> Hub {
-        Hub::builder()
-            .build()
+        Hub::from_settings(&Settings::default())
             .unwrap_or_else(|_| unreachable!("an embedded hub has no configuration to refuse"))
     }
 
@@ -93,21 +100,17 @@ impl Hub {
         HubBuilder::default()
     }
 
-    pub(crate) fn with_fanout(
-        queue: usize,
-        broker: impl FnOnce(&Arc<Fanout>) -> Result<Arc<dyn Broker>, Error>,
-    ) -> Result<Hub, Error> {
-        let fanout = Arc::new(Fanout::new(queue));
-        let broker = broker(&fanout)?;
+    pub(crate) fn from_settings(settings: &Settings) -> Result<Hub, Error> {
+        let fanout = Arc::new(Fanout::new(settings.client_queue));
+        let broker: Arc<dyn Broker> = match &settings.redis_url {
+            Some(url) => Arc::new(redis::RedisBroker::new(&fanout, url, settings.history)?),
+            None => Arc::new(embedded::Embedded::new(
+                &fanout,
+                settings.history,
+                settings.history_channels,
+            )),
+        };
         Ok(Hub { fanout, broker })
-    }
-
-    pub(crate) fn embedded_broker(fanout: &Arc<Fanout>) -> Arc<dyn Broker> {
-        Arc::new(embedded::Embedded::new(fanout))
-    }
-
-    pub(crate) fn redis_broker(fanout: &Arc<Fanout>, url: &str) -> Result<Arc<dyn Broker>, Error> {
-        Ok(Arc::new(redis::RedisBroker::new(fanout, url)?))
     }
 
     /// The process's hub: the one installed with [`Hub::set_global`], or else one made
@@ -118,8 +121,10 @@ impl Hub {
         GLOBAL.get_or_init(|| {
             HubBuilder::from_env().build().unwrap_or_else(|error| {
                 tracing::error!(%error, "the SSE hub cannot be built from the environment");
-                Hub::with_fanout(1, |_| Ok(Arc::new(Misconfigured(error.to_string()))))
-                    .unwrap_or_else(|_| unreachable!("nothing to refuse"))
+                Hub {
+                    fanout: Arc::new(Fanout::new(1)),
+                    broker: Arc::new(Misconfigured(error.to_string())),
+                }
             })
         })
     }
@@ -170,8 +175,16 @@ impl Hub {
         self.broker.check()
     }
 
+    /// What a client that last saw `last` missed on `channel`.
+    pub(crate) async fn resume(&self, channel: &ChannelName, last: &str) -> Result<Resume, Error> {
+        match last.parse::<EventId>() {
+            Ok(last) => self.broker.resume(channel, last).await,
+            Err(()) => Ok(Resume::Unknown),
+        }
+    }
+
     /// Listens to `channel`: the events sent to it from now on, encoded.
-    pub fn subscribe(&self, channel: ChannelName) -> Subscription {
+    pub(crate) fn subscribe(&self, channel: ChannelName) -> Subscription {
         let (receiver, ready) = self.fanout.join(&channel, &*self.broker);
         Subscription {
             receiver,
@@ -198,16 +211,16 @@ pub async fn send_event(event: &str, data: impl Into<String>, channel: &str) -> 
 
 /// One listener of one channel. Dropping it leaves the channel.
 #[derive(Debug)]
-pub struct Subscription {
+pub(crate) struct Subscription {
     // Dropped before the listener, so the listener sees an accurate count.
-    receiver: broadcast::Receiver<Bytes>,
+    receiver: broadcast::Receiver<Frame>,
     ready: watch::Receiver<bool>,
     _listener: Listener,
 }
 
 /// Why a subscription ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// The listener fell further behind than its queue holds.
     Lagged(u64),
     /// The hub was shut down.
@@ -216,7 +229,7 @@ pub enum Ended {
 
 impl Subscription {
     /// The next encoded event, or why there is none.
-    pub async fn recv(&mut self) -> Result<Bytes, Ended> {
+    pub(crate) async fn recv(&mut self) -> Result<Frame, Ended> {
         self.receiver.recv().await.map_err(|error| match error {
             broadcast::error::RecvError::Lagged(missed) => Ended::Lagged(missed),
             broadcast::error::RecvError::Closed => Ended::Closed,
@@ -224,14 +237,14 @@ impl Subscription {
     }
 
     /// The next event if one is queued already.
-    pub fn try_recv(&mut self) -> Option<Bytes> {
+    pub(crate) fn try_recv(&mut self) -> Option<Frame> {
         self.receiver.try_recv().ok()
     }
 
     /// Waits until the broker delivers the channel (at once for the embedded hub; after
     /// Redis confirmed the subscription otherwise), for at most `limit`. Returns whether
     /// it does.
-    pub async fn ready_within(&mut self, limit: Duration) -> bool {
+    pub(crate) async fn ready_within(&mut self, limit: Duration) -> bool {
         let ready = self.ready.wait_for(|ready| *ready);
         matches!(tokio::time::timeout(limit, ready).await, Ok(Ok(_)))
     }
@@ -254,6 +267,13 @@ struct Misconfigured(String);
 
 impl Broker for Misconfigured {
     fn publish<'a>(&'a self, _: &'a ChannelName, _: &'a Event) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Err(Error::Config(self.0.clone())) })
+    }
+    fn resume<'a>(
+        &'a self,
+        _: &'a ChannelName,
+        _: EventId,
+    ) -> BoxFuture<'a, Result<Resume, Error>> {
         Box::pin(async move { Err(Error::Config(self.0.clone())) })
     }
     fn listen(&self, _: &ChannelName) -> bool {

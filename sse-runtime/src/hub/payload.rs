@@ -20,7 +20,7 @@ use crate::event::Event;
 /// The JSON envelope of an event.
 #[derive(Serialize, Deserialize)]
 struct Envelope<'a> {
-    #[serde(rename = "$sse")]
+    #[serde(rename = "$sse", default)]
     version: Option<u8>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     event: Option<Cow<'a, str>>,
@@ -33,15 +33,35 @@ struct Envelope<'a> {
 }
 
 /// The payload that carries `event` to every process.
-pub(crate) fn encode(event: &Event) -> String {
+#[cfg(test)]
+fn encode(event: &Event) -> String {
+    let id = event.id_str().unwrap_or_default();
+    with_id(id, &encode_after_id(event))
+}
+
+/// The envelope of `event` as it continues after its id: `,"event":...}`, or `}`. The
+/// Redis broker stores this in the channel's history and joins it to the id Redis gives
+/// (see [`with_id`]).
+pub(crate) fn encode_after_id(event: &Event) -> String {
     let envelope = Envelope {
-        version: Some(1),
+        version: None,
         event: event.name().map(Cow::Borrowed),
-        id: event.id_str().map(Cow::Borrowed),
+        id: None,
         data: event.data_str().map(Cow::Borrowed),
         retry: event.retry_duration().map(|retry| retry.as_millis() as u64),
     };
-    serde_json::to_string(&envelope).unwrap_or_default()
+    // Only strings and numbers: serializing cannot fail.
+    let fields = serde_json::to_string(&envelope).unwrap_or_default();
+    match fields.strip_prefix("{\"$sse\":null") {
+        Some(rest) => rest.to_owned(),
+        None => "}".to_owned(),
+    }
+}
+
+/// The whole envelope of an event whose id is `id` and whose other fields are `rest`,
+/// as [`encode_after_id`] wrote them.
+pub(crate) fn with_id(id: &str, rest: &str) -> String {
+    format!("{{\"$sse\":1,\"id\":{}{rest}", serde_json::Value::from(id))
 }
 
 /// The event a payload stands for, or why it stands for none.

@@ -1,13 +1,19 @@
 //! The Redis broker: one subscriber connection for the whole process, whatever the number
-//! of clients and channels, and one connection to publish on.
+//! of clients and channels, and one connection for commands.
+//!
+//! Sending runs one script: `XADD` to the channel's history stream (trimmed with
+//! `MAXLEN ~`), whose id becomes the event's id, then `PUBLISH` of the envelope with that
+//! id. Redis runs a script atomically, so every instance sees a channel's events in id
+//! order, and a client that resumes reads the same stream wherever it reconnects.
 //!
 //! A background task owns the subscriber connection. The fanout tells it, in order, which
 //! channels gained their first listener and which lost their last; it SUBSCRIBEs and
 //! UNSUBSCRIBEs accordingly, and delivers each message it receives, decoded and encoded
-//! once, to the fanout. When the connection drops it reconnects with backoff and
-//! subscribes again to every channel that still has listeners, logging each transition
-//! once, not once per client.
+//! once, to the fanout. When the connection drops it reconnects with backoff, subscribes
+//! again to every channel that still has listeners, and delivers from history what each
+//! missed meanwhile, logging each transition once, not once per client.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -16,10 +22,23 @@ use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio::sync::mpsc;
 
 use super::fanout::Fanout;
+use super::history::{EventId, Frame, Resume};
 use super::{payload, BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
 use crate::event::Event;
+
+/// XADD to the history, then PUBLISH with the id XADD gave, atomically.
+const SEND: &str = r#"
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('PUBLISH', ARGV[3], '{"$sse":1,"id":"' .. id .. '"' .. ARGV[2])
+return id
+"#;
+
+/// The key of a channel's history stream.
+fn history_key(channel: &str) -> String {
+    format!("sse:history:{channel}")
+}
 
 /// A change of what the process listens to.
 enum Change {
@@ -28,30 +47,37 @@ enum Change {
 }
 
 pub(crate) struct RedisBroker {
-    client: redis::Client,
     changes: mpsc::UnboundedSender<Change>,
     /// Taken by the first listener, which starts the subscriber task with it.
     subscriber: Mutex<Option<Subscriber>>,
-    /// The connection events are published on, opened on first use and again after
-    /// an error.
-    publisher: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    commands: Commands,
+    send: redis::Script,
+    history: usize,
 }
 
 impl RedisBroker {
-    pub(crate) fn new(fanout: &Arc<Fanout>, url: &str) -> Result<Self, Error> {
+    pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, history: usize) -> Result<Self, Error> {
         let client = redis::Client::open(url).map_err(|error| {
             Error::Config(format!("the Redis URL `{url}` cannot be used: {error}"))
         })?;
         let (changes, receiver) = mpsc::unbounded_channel();
+        let commands = Commands {
+            client: client.clone(),
+            connection: Arc::default(),
+        };
         Ok(Self {
             subscriber: Mutex::new(Some(Subscriber {
-                client: client.clone(),
+                client,
                 changes: receiver,
                 fanout: Arc::downgrade(fanout),
+                commands: commands.clone(),
+                delivered: HashMap::new(),
             })),
-            client,
             changes,
-            publisher: tokio::sync::Mutex::new(None),
+            commands,
+            send: redis::Script::new(SEND),
+            // A stream trimmed to nothing would leave no id to resume from.
+            history: history.max(1),
         })
     }
 
@@ -69,7 +95,9 @@ impl RedisBroker {
                     runtime.spawn(subscriber.run());
                 }
             }
-            Err(_) => tracing::error!("the Redis hub was first used outside a tokio runtime; it starts with the first listener inside one"),
+            Err(_) => tracing::error!(
+                "the Redis hub was first listened to outside a tokio runtime; it starts with the first listener inside one"
+            ),
         }
     }
 }
@@ -81,22 +109,38 @@ impl Broker for RedisBroker {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let payload = payload::encode(event);
-            let mut publisher = self.publisher.lock().await;
-            let connection = match &mut *publisher {
-                Some(connection) => connection,
-                None => publisher.insert(self.client.get_multiplexed_async_connection().await?),
-            };
-            let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            let mut connection = self.commands.connection().await?;
+            let sent: Result<String, _> = self
+                .send
+                .key(history_key(channel.as_str()))
+                .arg(self.history)
+                .arg(payload::encode_after_id(event))
                 .arg(channel.as_str())
-                .arg(payload)
-                .query_async(connection)
+                .invoke_async(&mut connection)
                 .await;
-            if let Err(error) = sent {
-                *publisher = None;
-                return Err(error.into());
+            match sent {
+                Ok(_) => Ok(()),
+                Err(error) => self.commands.failed(error).await,
             }
-            Ok(())
+        })
+    }
+
+    fn resume<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        last: EventId,
+    ) -> BoxFuture<'a, Result<Resume, Error>> {
+        Box::pin(async move {
+            let last = last.to_string();
+            let channel = channel.as_str();
+            if self.commands.range(channel, &last, &last).await?.is_empty() {
+                return Ok(Resume::Unknown);
+            }
+            let after = self
+                .commands
+                .range(channel, &format!("({last}"), "+")
+                .await?;
+            Ok(Resume::After(after))
         })
     }
 
@@ -111,33 +155,86 @@ impl Broker for RedisBroker {
     }
 }
 
+/// The connection for commands, opened on first use and again after an error.
+#[derive(Clone)]
+struct Commands {
+    client: redis::Client,
+    connection: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+}
+
+impl Commands {
+    async fn connection(&self) -> Result<MultiplexedConnection, Error> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = &*slot {
+            return Ok(connection.clone());
+        }
+        let connection = self.client.get_multiplexed_async_connection().await?;
+        Ok(slot.insert(connection).clone())
+    }
+
+    /// Forgets the connection after an error, so the next command opens a new one.
+    async fn failed<T>(&self, error: redis::RedisError) -> Result<T, Error> {
+        *self.connection.lock().await = None;
+        Err(error.into())
+    }
+
+    /// The history entries of `channel` from `start` to `end` (XRANGE syntax), as frames.
+    async fn range(&self, channel: &str, start: &str, end: &str) -> Result<Vec<Frame>, Error> {
+        let mut connection = self.connection().await?;
+        let reply: redis::RedisResult<redis::streams::StreamRangeReply> = redis::cmd("XRANGE")
+            .arg(history_key(channel))
+            .arg(start)
+            .arg(end)
+            .query_async(&mut connection)
+            .await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => return self.failed(error).await,
+        };
+        Ok(reply
+            .ids
+            .iter()
+            .filter_map(|entry| {
+                let rest: String = entry.get("e")?;
+                frame(channel, payload::with_id(&entry.id, &rest).as_bytes())
+            })
+            .collect())
+    }
+}
+
 /// The task that holds the subscriber connection.
 struct Subscriber {
     client: redis::Client,
     changes: mpsc::UnboundedReceiver<Change>,
     fanout: Weak<Fanout>,
+    commands: Commands,
+    /// The id of the last event delivered on each channel with listeners: where to fill
+    /// the gap from after a reconnection, and what not to deliver twice.
+    delivered: HashMap<ChannelName, EventId>,
 }
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
+enum Ended {
+    HubGone,
+    ConnectionLost(String),
+}
+
 impl Subscriber {
     async fn run(mut self) {
         let mut retry = FIRST_RETRY;
-        let mut down_since_logged = false;
+        let mut down = false;
         loop {
-            match self
-                .connect_and_serve(&mut down_since_logged, &mut retry)
-                .await
-            {
+            match self.connect_and_serve(&mut down, &mut retry).await {
                 Ended::HubGone => return,
                 Ended::ConnectionLost(error) => {
                     if let Some(fanout) = self.fanout.upgrade() {
                         fanout.set_none_ready();
                     }
-                    if !down_since_logged {
+                    if !down {
                         tracing::warn!(%error, "lost the Redis subscriber connection; reconnecting with backoff");
-                        down_since_logged = true;
+                        down = true;
                     }
                 }
             }
@@ -146,7 +243,7 @@ impl Subscriber {
         }
     }
 
-    async fn connect_and_serve(&mut self, down_logged: &mut bool, retry: &mut Duration) -> Ended {
+    async fn connect_and_serve(&mut self, down: &mut bool, retry: &mut Duration) -> Ended {
         let pubsub = match self.client.get_async_pubsub().await {
             Ok(pubsub) => pubsub,
             Err(error) => return Ended::ConnectionLost(error.to_string()),
@@ -162,10 +259,13 @@ impl Subscriber {
                 return Ended::ConnectionLost(error.to_string());
             }
         }
+        if let Err(error) = self.fill_gaps(&fanout).await {
+            return Ended::ConnectionLost(error.to_string());
+        }
         drop(fanout);
-        if *down_logged {
+        if *down {
             tracing::info!("the Redis subscriber connection is back; channels resubscribed");
-            *down_logged = false;
+            *down = false;
         }
         *retry = FIRST_RETRY;
         loop {
@@ -175,7 +275,10 @@ impl Subscriber {
                     let done = match change {
                         None => return Ended::HubGone,
                         Some(Change::Listen(channel)) => subscribe(&mut sink, &fanout, &channel).await,
-                        Some(Change::Unlisten(channel)) => sink.unsubscribe(channel.as_str()).await,
+                        Some(Change::Unlisten(channel)) => {
+                            self.delivered.remove(&channel);
+                            sink.unsubscribe(channel.as_str()).await
+                        }
                     };
                     if let Err(error) = done {
                         return Ended::ConnectionLost(error.to_string());
@@ -186,16 +289,49 @@ impl Subscriber {
                         return Ended::ConnectionLost("the connection closed".into());
                     };
                     let Some(fanout) = self.fanout.upgrade() else { return Ended::HubGone };
-                    deliver(&fanout, message.get_channel_name(), message.get_payload_bytes());
+                    let channel = message.get_channel_name();
+                    if let Some(frame) = frame(channel, message.get_payload_bytes()) {
+                        self.deliver(&fanout, channel, frame);
+                    }
                 }
             }
         }
     }
-}
 
-enum Ended {
-    HubGone,
-    ConnectionLost(String),
+    /// Delivers `frame` unless an event with its id or a later one was delivered already.
+    fn deliver(&mut self, fanout: &Fanout, channel: &str, frame: Frame) {
+        if let Some(id) = frame.id {
+            match self.delivered.get_mut(channel) {
+                Some(last) if *last >= id => return,
+                Some(last) => *last = id,
+                None => {
+                    if let Ok(name) = ChannelName::new(channel) {
+                        self.delivered.insert(name, id);
+                    }
+                }
+            }
+        }
+        fanout.deliver(channel, frame);
+    }
+
+    /// After a reconnection: delivers from history what each channel missed meanwhile.
+    async fn fill_gaps(&mut self, fanout: &Fanout) -> Result<(), Error> {
+        let missed: Vec<(ChannelName, EventId)> = self
+            .delivered
+            .iter()
+            .map(|(channel, last)| (channel.clone(), *last))
+            .collect();
+        for (channel, last) in missed {
+            let frames = self
+                .commands
+                .range(channel.as_str(), &format!("({last}"), "+")
+                .await?;
+            for frame in frames {
+                self.deliver(fanout, channel.as_str(), frame);
+            }
+        }
+        Ok(())
+    }
 }
 
 async fn subscribe(
@@ -208,17 +344,21 @@ async fn subscribe(
     Ok(())
 }
 
-/// Decodes a payload once and hands the encoded event to the channel's listeners; a
-/// payload that is no event is logged and skipped, and the stream goes on.
-fn deliver(fanout: &Fanout, channel: &str, payload: &[u8]) {
+/// Decodes a payload once and encodes it for the clients; a payload that is no event is
+/// logged and skipped, and the stream goes on.
+fn frame(channel: &str, payload: &[u8]) -> Option<Frame> {
     match payload::decode(payload) {
-        Ok(event) => fanout.deliver(channel, event.encode()),
+        Ok(event) => Some(Frame {
+            id: event.id_str().and_then(|id| id.parse().ok()),
+            bytes: event.encode(),
+        }),
         Err(reason) => {
             let error = Error::BadPayload {
                 channel: channel.into(),
                 reason,
             };
             tracing::warn!(%error);
+            None
         }
     }
 }

@@ -1,0 +1,153 @@
+//! The open streams of the process: how many there are, how many there may be, and
+//! ending them all at once so that a graceful shutdown can finish.
+//!
+//! Every response of this crate registers here when it is made and leaves when it is
+//! dropped. Registering takes a lock once per stream; a stream then checks an atomic flag
+//! each time it is polled, so ending them costs nothing while they run.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::Waker;
+
+use futures_util::task::AtomicWaker;
+
+/// Ends every open stream of the process now, and refuses new ones with
+/// `503 Service Unavailable`: call it when a graceful shutdown begins, so that
+/// `axum::serve(..).with_graceful_shutdown(..)` does not wait for streams that never
+/// end. Clients reconnect (to another instance) and resume from their last id.
+///
+/// ```no_run
+/// # async fn run(
+/// #     listener: tokio::net::TcpListener,
+/// #     app: axum::Router,
+/// #     stop: tokio::sync::oneshot::Receiver<()>,
+/// # ) -> std::io::Result<()> {
+/// axum::serve(listener, app)
+///     .with_graceful_shutdown(async move {
+///         let _ = stop.await; // or tokio::signal::ctrl_c(), a SIGTERM handler...
+///         sse_runtime::shutdown();
+///     })
+///     .await
+/// # }
+/// ```
+pub fn shutdown() {
+    let registry = registry();
+    registry.shut.store(true, Ordering::SeqCst);
+    for stream in registry.streams().values() {
+        stream.end();
+    }
+}
+
+/// Limits the streams open at once in this process; beyond it a new stream is answered
+/// with `503 Service Unavailable` and `Retry-After: 1`. `None` (the default) sets no limit.
+pub fn set_max_streams(limit: Option<usize>) {
+    registry()
+        .limit
+        .store(limit.unwrap_or(usize::MAX), Ordering::SeqCst);
+}
+
+/// How many streams are open in this process now.
+pub fn open_streams() -> usize {
+    registry().streams().len()
+}
+
+#[derive(Default)]
+struct Registry {
+    streams: Mutex<HashMap<u64, Arc<Stream>>>,
+    next_key: AtomicUsize,
+    limit: AtomicUsize,
+    shut: AtomicBool,
+}
+
+impl Registry {
+    fn streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<Stream>>> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Registry {
+        limit: AtomicUsize::new(usize::MAX),
+        ..Registry::default()
+    })
+}
+
+/// One stream's flag and the waker that wakes it to see the flag.
+#[derive(Default)]
+struct Stream {
+    ended: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Stream {
+    fn end(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+}
+
+/// Why a stream could not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The process is shutting down.
+    ShuttingDown,
+    /// The limit of open streams is reached.
+    Full,
+}
+
+/// An open stream's place in the registry; leaving it is dropping it.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    key: u64,
+    stream: Arc<Stream>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registration {
+    /// Registers a new stream, unless the process is shutting down or full.
+    pub(crate) fn open() -> Result<Registration, Refused> {
+        let registry = registry();
+        if registry.shut.load(Ordering::SeqCst) {
+            return Err(Refused::ShuttingDown);
+        }
+        let mut streams = registry.streams();
+        if streams.len() >= registry.limit.load(Ordering::SeqCst) {
+            return Err(Refused::Full);
+        }
+        let key = registry.next_key.fetch_add(1, Ordering::Relaxed) as u64;
+        let stream = Arc::new(Stream::default());
+        streams.insert(key, stream.clone());
+        Ok(Registration { key, stream })
+    }
+
+    /// Whether the stream must end.
+    pub(crate) fn ended(&self) -> bool {
+        self.stream.ended.load(Ordering::SeqCst)
+    }
+
+    /// Whether the stream must end; if not, `waker` is woken when it must. For a stream
+    /// about to wait.
+    pub(crate) fn must_end(&self, waker: &Waker) -> bool {
+        if self.stream.ended.load(Ordering::SeqCst) {
+            return true;
+        }
+        self.stream.waker.register(waker);
+        // A shutdown between the load and the registration woke no one: look again.
+        self.stream.ended.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        registry().streams().remove(&self.key);
+    }
+}
