@@ -147,11 +147,13 @@ pub(crate) async fn stream_channel(
             Missed::Nothing => {}
             Missed::Events(frames, last) => {
                 seen = last;
-                for frame in &frames {
-                    sse.add_encoded(&frame.bytes);
-                    seen = frame.id.or(seen);
+                for batch in frames.chunks(BATCH) {
+                    for frame in batch {
+                        sse.add_encoded(&frame.bytes);
+                        seen = frame.id.or(seen);
+                    }
+                    sse.flush().await;
                 }
-                sse.flush().await;
             }
             Missed::Unknown(last) => {
                 let reset = Event::new().event(RESET_EVENT).data(format!(

@@ -1,6 +1,7 @@
 //! The harness of the integration tests: real servers on loopback ports, a real HTTP
 //! client, a real `redis-server`, and the log lines the code under test writes.
 
+pub mod backend;
 mod http;
 pub mod logs;
 pub mod redis_server;

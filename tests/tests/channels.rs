@@ -10,6 +10,8 @@ use axum::{Extension, Router};
 use futures_util::future::join_all;
 use sse_runtime::prelude::*;
 use sse_runtime::Error;
+use tests::backend::Backend;
+use tests::on_both_backends;
 use tests::redis_server::RedisServer;
 use tests::{logs, serve, take_events, Client, PATIENCE};
 
@@ -32,52 +34,12 @@ async fn private_channel(Path(id): Path<u32>, headers: HeaderMap) -> Result<Stri
     }
 }
 
-/// A hub of the backend under test, and the Redis server behind it if any.
-struct Backend {
-    redis: Option<RedisServer>,
-}
-
-impl Backend {
-    fn embedded() -> Backend {
-        Backend { redis: None }
-    }
-
-    fn redis() -> Backend {
-        Backend {
-            redis: Some(RedisServer::start()),
-        }
-    }
-
-    fn hub(&self) -> Hub {
-        match &self.redis {
-            Some(redis) => Hub::redis(&redis.url()).expect("a Redis URL"),
-            None => Hub::embedded(),
-        }
-    }
-}
-
 fn app(hub: &Hub) -> Router {
     sse_routes![Stream1, Rooms, Private].layer(Extension(hub.clone()))
 }
 
 async fn server(hub: &Hub) -> SocketAddr {
     serve(app(hub)).await
-}
-
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test]
-            async fn embedded() {
-                super::$test(super::Backend::embedded()).await;
-            }
-
-            #[tokio::test]
-            async fn redis() {
-                super::$test(super::Backend::redis()).await;
-            }
-        }
-    )*};
 }
 
 on_both_backends!(
@@ -286,6 +248,10 @@ async fn other_programs_publish_plain_text_or_envelopes() {
         ),
         ("myevent", "7", "from python\nline 2")
     );
+    // What other programs publish is not in the history: resuming from it resets.
+    let again = Client::get(addr, "/stream1/", &[("last-event-id", "7")]).await;
+    let reset = take_events(&mut again.events(), 1).await;
+    assert_eq!(reset[0].event, sse_runtime::RESET_EVENT);
 }
 
 #[tokio::test]

@@ -142,4 +142,73 @@ mod tests {
         assert!(decode(br#"{"$sse":2,"data":"x"}"#).is_err());
         assert!(decode(br#"{"$sse":"one","data":"x"}"#).is_err());
     }
+
+    use futures_util::{stream, FutureExt, StreamExt};
+    use proptest::prelude::*;
+
+    /// What a standard client makes of `bytes`.
+    fn parse(bytes: bytes::Bytes) -> Vec<eventsource_stream::Event> {
+        use eventsource_stream::Eventsource;
+        stream::iter([Ok::<_, std::convert::Infallible>(bytes)])
+            .eventsource()
+            .map(|event| event.expect("well-formed"))
+            .collect::<Vec<_>>()
+            .now_or_never()
+            .expect("ready")
+    }
+
+    fn envelope_json(event: Option<&str>, id: Option<&str>, data: Option<&str>) -> String {
+        let mut object = serde_json::Map::new();
+        object.insert("$sse".into(), 1.into());
+        for (key, value) in [("event", event), ("id", id), ("data", data)] {
+            if let Some(value) = value {
+                object.insert(key.into(), value.into());
+            }
+        }
+        serde_json::Value::Object(object).to_string()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        /// Whatever arrives from Redis, decoding never panics, and what it lets through
+        /// is exactly one event on the wire: a payload cannot forge a second one.
+        #[test]
+        fn any_payload_is_one_event_or_refused(payload in prop_oneof![
+            any::<Vec<u8>>(),
+            any::<String>().prop_map(String::into_bytes),
+            "\\{\"\\$sse\":1(,\"(event|id|data|retry)\":(\"[a-z\\\\n\\\\r\\\\u0000: ]{0,6}\"|[0-9]{1,3}|null)){0,4}\\}"
+                .prop_map(String::into_bytes),
+        ]) {
+            if let Ok(event) = decode(&payload) {
+                let parsed = parse(event.encode());
+                prop_assert!(parsed.len() <= 1, "{parsed:?}");
+                if let (Some(data), Some(parsed)) = (event.data_str(), parsed.first()) {
+                    prop_assert_eq!(&parsed.data, &data.replace("\r\n", "\n").replace('\r', "\n"));
+                }
+            }
+        }
+
+        /// An envelope carries its fields exactly, or is refused if a one-line field
+        /// holds a line break or the id a NUL.
+        #[test]
+        fn envelopes_carry_their_fields(
+            event in proptest::option::of(any::<String>()),
+            id in proptest::option::of(any::<String>()),
+            data in proptest::option::of(any::<String>()),
+        ) {
+            let json = envelope_json(event.as_deref(), id.as_deref(), data.as_deref());
+            let breaks = |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains(['\r', '\n']));
+            let forged = breaks(&event) || breaks(&id) || id.as_deref().is_some_and(|t| t.contains('\0'));
+            match decode(json.as_bytes()) {
+                Err(_) => prop_assert!(forged),
+                Ok(decoded) => {
+                    prop_assert!(!forged);
+                    prop_assert_eq!(decoded.name(), event.as_deref());
+                    prop_assert_eq!(decoded.id_str(), id.as_deref());
+                    prop_assert_eq!(decoded.data_str(), data.as_deref());
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,97 @@
+//! Redis going away and coming back: streams stay open, sending fails loudly meanwhile,
+//! and every event sent after recovery arrives. (A binary of its own: it counts log lines.)
+
+use std::time::{Duration, Instant};
+
+use axum::{Extension, Router};
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use sse_runtime::prelude::*;
+use sse_runtime::Error;
+use tests::redis_server::RedisServer;
+use tests::{logs, serve, take_events, Client};
+
+/// A channel per room, with a short keep-alive so that idle streams show they are alive.
+#[sse_view("/live/{room}", channel = "room:{room}", keep_alive = Duration::from_millis(200))]
+pub struct Live;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_survive_a_redis_crash_and_get_everything_sent_after_recovery() {
+    logs::capture();
+    let mut redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let app: Router = sse_routes![Live].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    let clients = join_all((0..10).map(|_| Client::get(addr, "/live/a", &[]))).await;
+    let mut streams: Vec<_> = clients.into_iter().map(Client::events).collect();
+    for n in 0..20 {
+        hub.send_event("n", n.to_string(), "room:a").await.unwrap();
+    }
+    for events in &mut streams {
+        let got = take_events(events, 20).await;
+        assert_eq!(got.last().unwrap().data, "19");
+    }
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let lost = hub.send_event("n", "lost", "room:a").await;
+    assert!(
+        matches!(lost, Err(Error::Redis(_))),
+        "sending while Redis is down fails: {lost:?}"
+    );
+    redis.restart();
+
+    // Recovered: the subscriber is back on the channel and a send goes through.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.numsub("room:a") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the hub resubscribes after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut n = 20;
+    while n < 40 {
+        match hub.send_event("n", n.to_string(), "room:a").await {
+            Ok(()) => n += 1,
+            Err(_) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "sending works again after the restart"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    for (index, events) in streams.iter_mut().enumerate() {
+        let got = take_events(events, 20).await;
+        let data: Vec<String> = got.iter().map(|event| event.data.clone()).collect();
+        let expected: Vec<String> = (20..40).map(|n: i32| n.to_string()).collect();
+        assert_eq!(
+            data, expected,
+            "client {index}, on the stream it had before the crash"
+        );
+    }
+    assert!(streams
+        .iter_mut()
+        .all(|events| events.next().now_or_never_pending()));
+
+    let lost_lines = logs::containing("lost the Redis subscriber connection");
+    let back_lines = logs::containing("the Redis subscriber connection is back");
+    assert_eq!(
+        (lost_lines.len(), back_lines.len()),
+        (1, 1),
+        "one line per transition, not per client: {lost_lines:?} {back_lines:?}"
+    );
+}
+
+/// Whether a stream has nothing more to give right now (and has not ended).
+trait NowOrNeverPending {
+    fn now_or_never_pending(self) -> bool;
+}
+
+impl<F: std::future::Future> NowOrNeverPending for F {
+    fn now_or_never_pending(self) -> bool {
+        futures_util::FutureExt::now_or_never(self).is_none()
+    }
+}

@@ -1,0 +1,142 @@
+//! Nothing lost, nothing twice: clients that come and go at random while events flow get
+//! exactly the sequence that was sent, by resuming with `Last-Event-ID`.
+
+use std::time::Duration;
+
+use axum::{Extension, Router};
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use sse_runtime::prelude::*;
+use tests::backend::Backend;
+use tests::{on_both_backends, serve, take_events, Client};
+
+/// A channel per room.
+#[sse_view("/rooms/{room}", channel = "room:{room}")]
+pub struct Rooms;
+
+fn app(hub: &Hub) -> Router {
+    sse_routes![Rooms].layer(Extension(hub.clone()))
+}
+
+/// A small deterministic generator of "random" moments.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+on_both_backends!(
+    clients_that_leave_and_come_back_get_every_event_once_in_order,
+    an_id_the_history_does_not_hold_gets_a_reset_event,
+);
+
+async fn clients_that_leave_and_come_back_get_every_event_once_in_order(backend: Backend) {
+    const EVENTS: u64 = 10_000;
+    const CLIENTS: u64 = 50;
+    let hub = backend.hub_with(|hub| hub.history(EVENTS as usize));
+    let addr = serve(app(&hub)).await;
+    let path = "/rooms/storm";
+    // Everyone is listening before the first event.
+    let clients = join_all((0..CLIENTS).map(|_| Client::get(addr, path, &[]))).await;
+    let sender = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            for n in 0..EVENTS {
+                hub.send_event("n", n.to_string(), "room:storm")
+                    .await
+                    .expect("sent");
+                if n % 50 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let readers = clients
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut client)| async move {
+            let mut moments = XorShift(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1));
+            let mut received: Vec<(String, u64)> = Vec::new();
+            let mut reconnections = 0;
+            loop {
+                // Leave after a random number of events, as a flaky network does.
+                let mut budget = moments.below(800) + 1;
+                let mut events = client.events();
+                while let Ok(Some(Ok(event))) =
+                    tokio::time::timeout(Duration::from_secs(10), events.next()).await
+                {
+                    assert_ne!(
+                        event.event,
+                        sse_runtime::RESET_EVENT,
+                        "the history holds it all"
+                    );
+                    let n: u64 = event.data.parse().expect("a number");
+                    received.push((event.id.clone(), n));
+                    if n == EVENTS - 1 {
+                        return (received, reconnections);
+                    }
+                    budget -= 1;
+                    if budget == 0 {
+                        break;
+                    }
+                }
+                drop(events);
+                let last = received
+                    .last()
+                    .map(|(id, _)| id.clone())
+                    .unwrap_or_default();
+                client = Client::get(addr, path, &[("last-event-id", &last)]).await;
+                reconnections += 1;
+            }
+        });
+    let results = tokio::time::timeout(Duration::from_secs(240), join_all(readers))
+        .await
+        .expect("every client reaches the last event");
+    sender.await.expect("the sender finishes");
+    let expected: Vec<u64> = (0..EVENTS).collect();
+    let mut total_reconnections = 0;
+    for (index, (received, reconnections)) in results.iter().enumerate() {
+        let numbers: Vec<u64> = received.iter().map(|(_, n)| *n).collect();
+        assert!(numbers == expected, "client {index}: a gap or a duplicate");
+        let ids: Vec<&String> = received.iter().map(|(id, _)| id).collect();
+        assert!(
+            ids.windows(2).all(|pair| pair[0] != pair[1]),
+            "client {index}: ids repeat"
+        );
+        total_reconnections += reconnections;
+    }
+    assert!(
+        total_reconnections >= CLIENTS,
+        "the clients did come and go: {total_reconnections}"
+    );
+}
+
+async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {
+    let hub = backend.hub_with(|hub| hub.history(5));
+    let addr = serve(app(&hub)).await;
+    let client = Client::get(addr, "/rooms/short", &[]).await;
+    let mut events = client.events();
+    // Redis trims `MAXLEN ~` by whole nodes of 100 entries: send well past that.
+    for n in 0..300 {
+        hub.send_event("n", n.to_string(), "room:short")
+            .await
+            .unwrap();
+    }
+    let first = take_events(&mut events, 300).await.remove(0);
+    drop(events);
+    for stale in [first.id.as_str(), "1-0", "never-issued", "99999999999999-0"] {
+        let client = Client::get(addr, "/rooms/short", &[("last-event-id", stale)]).await;
+        assert_eq!(client.status, 200);
+        let mut events = client.events();
+        let reset = take_events(&mut events, 1).await.remove(0);
+        assert_eq!(reset.event, sse_runtime::RESET_EVENT, "for {stale}");
+        hub.send_event("n", "live", "room:short").await.unwrap();
+        let live = take_events(&mut events, 1).await.remove(0);
+        assert_eq!(live.data, "live", "the live stream follows the reset");
+    }
+}
