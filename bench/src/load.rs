@@ -1,0 +1,164 @@
+//! The load client: many real HTTP/1.1 connections, each reading its stream with an SSE
+//! parser, counting what arrives, how late, and in what order.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::{stream, StreamExt};
+use http_body_util::{BodyStream, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What one connection saw.
+#[derive(Default)]
+pub(crate) struct Seen {
+    pub(crate) received: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) out_of_order: u64,
+    /// Send-to-receipt times, in microseconds.
+    pub(crate) latencies: Vec<u32>,
+}
+
+/// Open connections, each read by a task until told to stop.
+pub(crate) struct Load {
+    tasks: Vec<JoinHandle<Seen>>,
+    stop: watch::Sender<bool>,
+    received: Arc<AtomicU64>,
+    /// How many connections got a `200` stream.
+    pub(crate) held: usize,
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// Opens `count` streams on `path`, at most `parallel` handshakes at a time, from source
+/// addresses spread over 127.0.0.2–251 so that ports do not run short.
+pub(crate) async fn open(addr: SocketAddr, path: &str, count: usize, parallel: usize) -> Load {
+    let (stop, stopped) = watch::channel(false);
+    let received = Arc::new(AtomicU64::new(0));
+    let opened: Vec<Option<JoinHandle<Seen>>> = stream::iter(0..count)
+        .map(|index| {
+            let stopped = stopped.clone();
+            let path = path.to_owned();
+            let received = received.clone();
+            async move { connect(addr, &path, index, stopped, received).await }
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    let tasks: Vec<JoinHandle<Seen>> = opened.into_iter().flatten().collect();
+    Load {
+        held: tasks.len(),
+        tasks,
+        stop,
+        received,
+    }
+}
+
+async fn connect(
+    addr: SocketAddr,
+    path: &str,
+    index: usize,
+    mut stopped: watch::Receiver<bool>,
+    received: Arc<AtomicU64>,
+) -> Option<JoinHandle<Seen>> {
+    let source = Ipv4Addr::new(127, 0, 0, 2 + (index % 250) as u8);
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0)).ok()?;
+    let tcp = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .ok()?;
+    let driver = tokio::spawn(connection);
+    let request = hyper::Request::get(path)
+        .header("host", "bench")
+        .body(Empty::<Bytes>::new())
+        .ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
+        .await
+        .ok()?
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let frames = BodyStream::new(response.into_body()).filter_map(|frame| async move {
+        match frame {
+            Ok(frame) => frame.into_data().ok().map(Ok::<_, hyper::Error>),
+            Err(error) => Some(Err(error)),
+        }
+    });
+    Some(tokio::spawn(async move {
+        let mut events = std::pin::pin!(frames.eventsource());
+        let mut seen = Seen::default();
+        let mut last: Option<u64> = None;
+        loop {
+            let event = tokio::select! {
+                event = events.next() => event,
+                _ = stopped.wait_for(|stop| *stop) => None,
+            };
+            let Some(Ok(event)) = event else { break };
+            let mut parts = event.data.split(' ');
+            let (Some(n), Some(sent)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(n), Ok(sent)) = (n.parse::<u64>(), sent.parse::<u128>()) else {
+                continue;
+            };
+            seen.received += 1;
+            received.fetch_add(1, Ordering::Relaxed);
+            seen.latencies
+                .push((now_ns().saturating_sub(sent) / 1000).min(u32::MAX as u128) as u32);
+            match last {
+                Some(last) if n == last => seen.duplicated += 1,
+                Some(last) if n < last => seen.out_of_order += 1,
+                _ => {}
+            }
+            last = Some(last.map_or(n, |last| last.max(n)));
+        }
+        driver.abort();
+        seen
+    }))
+}
+
+impl Load {
+    /// Waits until `total` events arrived in all, or none arrived for `quiet`; returns
+    /// when the last one arrived.
+    pub(crate) async fn wait_for(&self, total: u64, quiet: Duration) -> Instant {
+        let (mut count, mut last_change) = (0, Instant::now());
+        loop {
+            let now = self.received.load(Ordering::Relaxed);
+            if now != count {
+                (count, last_change) = (now, Instant::now());
+            }
+            if count >= total || last_change.elapsed() > quiet {
+                return last_change;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops every reader and gathers what each saw.
+    pub(crate) async fn finish(self) -> Vec<Seen> {
+        let _ = self.stop.send(true);
+        let mut seen = Vec::with_capacity(self.tasks.len());
+        for task in self.tasks {
+            if let Ok(one) = task.await {
+                seen.push(one);
+            }
+        }
+        seen
+    }
+}

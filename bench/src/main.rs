@@ -1,0 +1,398 @@
+//! The benchmark: this crate against hand-written axum SSE servers, measured in one run
+//! so that every figure can be read as a ratio on the same machine at the same moment.
+//!
+//! ```text
+//! cargo run --release -p sse-bench -- --scenario all
+//! cargo run -p sse-bench -- --scenario smoke      # seconds; what CI runs
+//! ```
+//!
+//! Each server runs as a child process (`sse-bench server <config> <port>`), so its
+//! memory and CPU time are its own. See BENCHMARKS.md for the scenarios and a run.
+
+mod load;
+mod server;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::redis_server::RedisServer;
+
+/// One scenario: how many clients, how many events, how fast, which configurations.
+struct Scenario {
+    name: &'static str,
+    clients: usize,
+    events: u64,
+    /// Events a second; 0 for as fast as the server sends them.
+    rate: u64,
+    size: u64,
+    configs: &'static [&'static str],
+    /// The route the clients read: `/events` (a channel) or `/burst` (made by the handler).
+    path: &'static str,
+}
+
+const STREAMING: &[&str] = &["embedded", "redis", "hub", "naive"];
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "smoke",
+        clients: 50,
+        events: 100,
+        rate: 1000,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+    },
+    Scenario {
+        name: "S1",
+        clients: 1_000,
+        events: 200,
+        rate: 100,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+    },
+    Scenario {
+        name: "S2",
+        clients: 10_000,
+        events: 20,
+        rate: 0,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+    },
+    Scenario {
+        name: "S3",
+        clients: 100,
+        events: 20_000,
+        rate: 0,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+    },
+    Scenario {
+        name: "S4",
+        clients: 19_000,
+        events: 0,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "hub"],
+        path: "/events",
+    },
+    Scenario {
+        name: "CPU",
+        clients: 10,
+        events: 50_000,
+        rate: 0,
+        size: 0,
+        configs: &["embedded", "plain"],
+        path: "/burst",
+    },
+];
+
+/// The figures of one scenario and configuration.
+#[derive(Debug, Default)]
+struct Figures {
+    scenario: &'static str,
+    config: String,
+    clients: usize,
+    held: usize,
+    rss_per_connection: u64,
+    redis_connections: Option<usize>,
+    events_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    lost: u64,
+    duplicated: u64,
+    out_of_order: u64,
+    cpu_seconds: f64,
+}
+
+impl Figures {
+    fn json(&self) -> String {
+        serde_json::json!({
+            "scenario": self.scenario, "config": self.config, "clients": self.clients,
+            "held": self.held, "rss_per_connection_bytes": self.rss_per_connection,
+            "redis_connections": self.redis_connections,
+            "events_per_second": self.events_per_second.round(),
+            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
+            "lost": self.lost, "duplicated": self.duplicated, "out_of_order": self.out_of_order,
+            "cpu_seconds": self.cpu_seconds,
+        })
+        .to_string()
+    }
+
+    fn clean(&self) -> bool {
+        self.lost == 0
+            && self.duplicated == 0
+            && self.out_of_order == 0
+            && self.held == self.clients
+    }
+}
+
+/// A server under test, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn spawn(config: &str, redis_url: &str) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(std::env::current_exe().expect("this program"))
+            .args(["server", config, &port.to_string(), redis_url])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut ready)
+            .expect("the server says it is ready");
+        Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+
+    /// A field of /proc/<pid>/status, in bytes (for kB fields).
+    fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// User and system CPU time so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after_name = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// `GET path`, answered at once.
+    fn get(&self, path: &str) {
+        let mut tcp = TcpStream::connect(self.addr).expect("connect");
+        write!(
+            tcp,
+            "GET {path} HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = tcp.read_to_string(&mut answer);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let at = ((sorted.len() - 1) as f64 * fraction).round() as usize;
+    f64::from(sorted[at]) / 1000.0
+}
+
+async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer) -> Figures {
+    let clients_before = redis.text(&["CLIENT", "LIST"]).lines().count();
+    let server = Server::spawn(config, &redis.url());
+    let rss_before = server.rss();
+    let load = load::open(server.addr, scenario.path, scenario.clients, 256).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle = server.rss();
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    if scenario.path == "/events" && scenario.events > 0 {
+        server.get(&format!(
+            "/publish?count={}&rate={}&size={}",
+            scenario.events, scenario.rate, scenario.size
+        ));
+    }
+    let expected = scenario.events * load.held as u64;
+    let last = load.wait_for(expected, Duration::from_secs(5)).await;
+    let cpu_seconds = server.cpu_seconds() - cpu_before;
+    // Every connection the server opened to Redis, publishing included.
+    let redis_connections = match config {
+        "embedded" | "plain" => None,
+        _ => Some(
+            redis
+                .text(&["CLIENT", "LIST"])
+                .lines()
+                .count()
+                .saturating_sub(clients_before),
+        ),
+    };
+    let elapsed = last
+        .saturating_duration_since(started)
+        .as_secs_f64()
+        .max(1e-9);
+    let held = load.held;
+    let seen = load.finish().await;
+    let mut latencies: Vec<u32> = seen
+        .iter()
+        .flat_map(|one| one.latencies.iter().copied())
+        .collect();
+    latencies.sort_unstable();
+    let received: u64 = seen.iter().map(|one| one.received).sum();
+    let path_has_latency = scenario.path == "/events";
+    Figures {
+        scenario: scenario.name,
+        config: config.to_owned(),
+        clients: scenario.clients,
+        held,
+        rss_per_connection: rss_idle.saturating_sub(rss_before) / held.max(1) as u64,
+        redis_connections,
+        events_per_second: received as f64 / elapsed,
+        p50_ms: if path_has_latency {
+            percentile(&latencies, 0.50)
+        } else {
+            0.0
+        },
+        p99_ms: if path_has_latency {
+            percentile(&latencies, 0.99)
+        } else {
+            0.0
+        },
+        max_ms: if path_has_latency {
+            percentile(&latencies, 1.0)
+        } else {
+            0.0
+        },
+        lost: expected.saturating_sub(received),
+        duplicated: seen.iter().map(|one| one.duplicated).sum(),
+        out_of_order: seen.iter().map(|one| one.out_of_order).sum(),
+        cpu_seconds,
+    }
+}
+
+fn table(all: &[Figures]) {
+    println!(
+        "\n{:<6} {:<9} {:>7} {:>7} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>5} {:>5} {:>5} {:>7}",
+        "scen",
+        "config",
+        "clients",
+        "held",
+        "B/conn",
+        "redis",
+        "events/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "lost",
+        "dup",
+        "ooo",
+        "cpu s"
+    );
+    for f in all {
+        let redis = f
+            .redis_connections
+            .map_or("-".to_owned(), |n| n.to_string());
+        println!(
+            "{:<6} {:<9} {:>7} {:>7} {:>10} {:>6} {:>11.0} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>5} {:>5} {:>7.2}",
+            f.scenario, f.config, f.clients, f.held, f.rss_per_connection, redis, f.events_per_second,
+            f.p50_ms, f.p99_ms, f.max_ms, f.lost, f.duplicated, f.out_of_order, f.cpu_seconds
+        );
+    }
+    println!("\nratios against the baseline measured in the same run:");
+    for f in all {
+        let baseline = match f.scenario {
+            "CPU" => "plain",
+            _ => "hub",
+        };
+        let Some(base) = all
+            .iter()
+            .find(|b| b.scenario == f.scenario && b.config == baseline)
+        else {
+            continue;
+        };
+        if f.config == baseline {
+            continue;
+        }
+        let ratio = |ours: f64, theirs: f64| {
+            if theirs > 0.0 {
+                format!("{:.2}", ours / theirs)
+            } else {
+                "-".into()
+            }
+        };
+        println!(
+            "{:<6} {:<9} vs {:<5}: memory/conn {}  events/s {}  p99 {}  cpu {}",
+            f.scenario,
+            f.config,
+            baseline,
+            ratio(f.rss_per_connection as f64, base.rss_per_connection as f64),
+            ratio(f.events_per_second, base.events_per_second),
+            ratio(f.p99_ms, base.p99_ms),
+            ratio(f.cpu_seconds, base.cpu_seconds),
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("server") {
+        return server::run(&args[1..]).await;
+    }
+    let wanted = args
+        .iter()
+        .position(|arg| arg == "--scenario")
+        .and_then(|at| args.get(at + 1))
+        .map_or("smoke", String::as_str);
+    let scenarios: Vec<&'static Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| {
+            if wanted == "all" {
+                s.name != "smoke"
+            } else {
+                s.name.eq_ignore_ascii_case(wanted)
+            }
+        })
+        .collect();
+    if scenarios.is_empty() {
+        eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU or all");
+        std::process::exit(2);
+    }
+    let redis = RedisServer::start();
+    let mut all = Vec::new();
+    for scenario in scenarios {
+        for config in scenario.configs {
+            let figures = measure(scenario, config, &redis).await;
+            println!("{}", figures.json());
+            all.push(figures);
+            // Let sockets of the last run leave TIME_WAIT-heavy states behind.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    table(&all);
+    let dirty: Vec<&Figures> = all
+        .iter()
+        .filter(|f| f.scenario == "smoke" && !f.clean())
+        .collect();
+    if !dirty.is_empty() {
+        eprintln!("the smoke run lost, repeated or reordered events: {dirty:?}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,208 @@
+//! The servers under test, one per configuration, each run as a child process of the
+//! benchmark: `sse-bench server <config> <port> [redis-url]`.
+//!
+//! Every server has the same three routes: `GET /events` streams channel `bench`,
+//! `GET /publish?count=N&rate=R&size=B` starts sending N numbered events (R a second,
+//! 0 for as fast as possible) and answers at once, and `GET /burst?count=N` streams N
+//! events made by the handler itself (for the generator-view comparison).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::Query;
+use axum::response::sse::{Event as AxumEvent, KeepAlive, Sse as AxumSse};
+use axum::routing::get;
+use axum::{Extension, Router};
+use futures_util::{Stream, StreamExt};
+use sse_runtime::prelude::*;
+use tokio::sync::broadcast;
+
+/// The configurations the benchmark compares.
+pub(crate) const CONFIGS: [&str; 5] = ["embedded", "redis", "naive", "hub", "plain"];
+
+/// This crate: a channel view.
+#[sse_view("/events", channel = "bench")]
+pub(crate) struct Events;
+
+/// This crate: a generator view that makes `count` events as fast as it can.
+#[sse_view("/burst")]
+async fn burst(Query(query): Query<HashMap<String, u64>>, sse: &mut Sse) {
+    let count = query.get("count").copied().unwrap_or(1000);
+    for n in 0..count {
+        sse.add_message("tick", &format!("{n} 0"));
+        sse.flush().await;
+    }
+}
+
+/// The data of event `n`: its number and the time it was sent, padded to `size` bytes.
+pub(crate) fn payload(n: u64, size: usize) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut data = format!("{n} {}", now.as_nanos());
+    if data.len() < size {
+        data.push(' ');
+        data.extend(std::iter::repeat_n('x', size - data.len()));
+    }
+    data
+}
+
+/// Sends `count` events at `rate` a second (0: as fast as possible) through `send`.
+async fn publish<F, Fut>(query: HashMap<String, u64>, send: F)
+where
+    F: Fn(String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let count = query.get("count").copied().unwrap_or(1);
+    let rate = query.get("rate").copied().unwrap_or(0);
+    let size = query.get("size").copied().unwrap_or(64) as usize;
+    let mut ticks = (rate > 0).then(|| {
+        let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        interval
+    });
+    for n in 0..count {
+        if let Some(ticks) = &mut ticks {
+            ticks.tick().await;
+        }
+        send(payload(n, size)).await;
+    }
+}
+
+/// A hand-written axum stream of `count` events: the baseline of the generator view.
+async fn plain_burst(
+    Query(query): Query<HashMap<String, u64>>,
+) -> AxumSse<impl Stream<Item = Result<AxumEvent, Infallible>>> {
+    let count = query.get("count").copied().unwrap_or(1000);
+    let events = futures_util::stream::iter(0..count)
+        .map(|n| Ok(AxumEvent::default().event("tick").data(format!("{n} 0"))));
+    AxumSse::new(events).keep_alive(KeepAlive::default())
+}
+
+fn redis_client(url: &str) -> redis::Client {
+    redis::Client::open(url).expect("a Redis URL")
+}
+
+/// The app of `config`.
+pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
+    match config {
+        "embedded" | "redis" | "plain" => {
+            let hub = match config {
+                "redis" => Hub::redis(redis_url).expect("a Redis URL"),
+                _ => Hub::embedded(),
+            };
+            let sender = hub.clone();
+            let publish_route = get(move |Query(query): Query<HashMap<String, u64>>| {
+                let hub = sender.clone();
+                async move {
+                    tokio::spawn(publish(query, move |data| {
+                        let hub = hub.clone();
+                        async move {
+                            let _ = hub.send_event("tick", data, "bench").await;
+                        }
+                    }));
+                    "started"
+                }
+            });
+            let app: Router = if config == "plain" {
+                Router::new().route("/burst", get(plain_burst))
+            } else {
+                sse_routes![Events, burst]
+            };
+            app.route("/publish", publish_route).layer(Extension(hub))
+        }
+        "naive" | "hub" => {
+            let client = redis_client(redis_url);
+            let connection = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("Redis is up");
+            let publish_route = get(move |Query(query): Query<HashMap<String, u64>>| {
+                let connection = connection.clone();
+                async move {
+                    tokio::spawn(publish(query, move |data| {
+                        let mut connection = connection.clone();
+                        async move {
+                            let _: Result<i64, _> = redis::cmd("PUBLISH")
+                                .arg("bench")
+                                .arg(data)
+                                .query_async(&mut connection)
+                                .await;
+                        }
+                    }));
+                    "started"
+                }
+            });
+            let events = if config == "naive" {
+                get(move || naive_events(client.clone()))
+            } else {
+                let sender = shared_subscriber(client).await;
+                get(move || hub_events(sender.subscribe()))
+            };
+            Router::new()
+                .route("/events", events)
+                .route("/publish", publish_route)
+        }
+        other => panic!("unknown configuration {other}; known: {CONFIGS:?}"),
+    }
+}
+
+/// The seed's design: every connection opens its own Redis subscription.
+async fn naive_events(
+    client: redis::Client,
+) -> AxumSse<impl Stream<Item = Result<AxumEvent, Infallible>>> {
+    let mut pubsub = client.get_async_pubsub().await.expect("Redis is up");
+    pubsub.subscribe("bench").await.expect("subscribed");
+    let events = pubsub.into_on_message().map(|message| {
+        let data: String = message.get_payload().unwrap_or_default();
+        Ok(AxumEvent::default().event("tick").data(data))
+    });
+    AxumSse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// The careful hand-written design: one subscriber for the process, a broadcast of the
+/// payloads, each client encoding its own events.
+async fn shared_subscriber(client: redis::Client) -> broadcast::Sender<String> {
+    let (sender, _) = broadcast::channel(1024);
+    let mut pubsub = client.get_async_pubsub().await.expect("Redis is up");
+    pubsub.subscribe("bench").await.expect("subscribed");
+    let fanout = sender.clone();
+    tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let _ = fanout.send(message.get_payload().unwrap_or_default());
+        }
+    });
+    sender
+}
+
+async fn hub_events(
+    receiver: broadcast::Receiver<String>,
+) -> AxumSse<impl Stream<Item = Result<AxumEvent, Infallible>>> {
+    let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(data) => {
+                    return Some((Ok(AxumEvent::default().event("tick").data(data)), receiver))
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    AxumSse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// `sse-bench server <config> <port> [redis-url]`.
+pub(crate) async fn run(args: &[String]) {
+    let config = args.first().expect("a configuration");
+    let port: u16 = args.get(1).and_then(|p| p.parse().ok()).expect("a port");
+    let redis_url = args.get(2).cloned().unwrap_or_default();
+    let app = app(config, &redis_url).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is free");
+    println!("ready");
+    axum::serve(listener, app).await.expect("serve");
+}
