@@ -219,11 +219,21 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     let clients_before = redis.text(&["CLIENT", "LIST"]).lines().count();
     let server = Server::spawn(config, &redis.url());
     let rss_before = server.rss();
-    let load = load::open(server.addr, scenario.path, scenario.clients, 256).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A burst starts as each client connects: its clock starts before they do.
+    let bursts = scenario.path == "/burst";
+    let (mut cpu_before, mut started) = (server.cpu_seconds(), Instant::now());
+    let path = match bursts {
+        true => format!("{}?count={}", scenario.path, scenario.events),
+        false => scenario.path.to_owned(),
+    };
+    let load = load::open(server.addr, &path, scenario.clients, 256).await;
+    if !bursts {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let rss_idle = server.rss();
-    let cpu_before = server.cpu_seconds();
-    let started = Instant::now();
+    if !bursts {
+        (cpu_before, started) = (server.cpu_seconds(), Instant::now());
+    }
     if scenario.path == "/events" && scenario.events > 0 {
         server.get(&format!(
             "/publish?count={}&rate={}&size={}",
