@@ -160,7 +160,7 @@ impl Server {
         }
     }
 
-    /// A field of /proc/<pid>/status, in bytes (for kB fields).
+    /// The resident memory of the server, from `/proc/<pid>/status`, in bytes.
     fn rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();

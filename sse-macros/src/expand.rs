@@ -88,8 +88,15 @@ fn companion(args: &Args, view: &View, valid: bool) -> TokenStream {
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #[derive(Clone, Copy)]
         #vis struct #ident;
+
+        impl ::sse_runtime::__private::Clone for #ident {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl ::sse_runtime::__private::Copy for #ident {}
 
         #[allow(unreachable_pub, dead_code)]
         impl #ident {

@@ -118,6 +118,23 @@
 //! Every key but `"$sse"` is optional. An envelope whose event name or id holds a line
 //! break, or a payload that is not UTF-8, is logged and skipped; the stream goes on.
 //!
+//! # Resuming, faults and limits
+//!
+//! Every event sent through a hub gets an id (`<ms>-<seq>`, as Redis stream ids), and
+//! each channel keeps a bounded history ([`HubBuilder::history`], 1,000 events by
+//! default): a client that reconnects with `Last-Event-ID` gets what it missed, then the
+//! live stream, with no gap and no duplicate; an id the history does not hold gets an
+//! event named [`RESET_EVENT`], then the live stream. A client that falls more than its
+//! queue behind ([`HubBuilder::client_queue`]) is cut off and resumes when it
+//! reconnects. When Redis goes away, streams stay open and the hub reconnects,
+//! resubscribes and fills the gap from history; sending meanwhile fails with
+//! [`Error::Redis`].
+//!
+//! [`shutdown`] ends every stream of the process, so that
+//! `axum::serve(..).with_graceful_shutdown(..)` returns; [`set_max_streams`] answers
+//! `503` with `Retry-After` beyond a limit. The README's "Delivery guarantees" lists each
+//! promise with the test that checks it.
+//!
 //! # The seed, side by side
 //!
 //! | django-sse 0.4.1 | sse-runtime |

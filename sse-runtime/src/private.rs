@@ -8,7 +8,8 @@ use axum::response::IntoResponse;
 
 pub use axum;
 pub use axum::response::Response;
-pub use core::marker::{Send, Sync};
+pub use core::clone::Clone;
+pub use core::marker::{Copy, Send, Sync};
 pub use core::option::Option;
 pub use core::result::Result;
 pub use std::string::String;

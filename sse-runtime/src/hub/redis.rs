@@ -216,7 +216,7 @@ struct Subscriber {
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
-enum Ended {
+enum Stop {
     HubGone,
     ConnectionLost(String),
 }
@@ -227,8 +227,8 @@ impl Subscriber {
         let mut down = false;
         loop {
             match self.connect_and_serve(&mut down, &mut retry).await {
-                Ended::HubGone => return,
-                Ended::ConnectionLost(error) => {
+                Stop::HubGone => return,
+                Stop::ConnectionLost(error) => {
                     if let Some(fanout) = self.fanout.upgrade() {
                         fanout.set_none_ready();
                     }
@@ -243,24 +243,24 @@ impl Subscriber {
         }
     }
 
-    async fn connect_and_serve(&mut self, down: &mut bool, retry: &mut Duration) -> Ended {
+    async fn connect_and_serve(&mut self, down: &mut bool, retry: &mut Duration) -> Stop {
         let pubsub = match self.client.get_async_pubsub().await {
             Ok(pubsub) => pubsub,
-            Err(error) => return Ended::ConnectionLost(error.to_string()),
+            Err(error) => return Stop::ConnectionLost(error.to_string()),
         };
         let (mut sink, mut messages) = pubsub.split();
         let Some(fanout) = self.fanout.upgrade() else {
-            return Ended::HubGone;
+            return Stop::HubGone;
         };
         // Everything that has listeners now; changes queued meanwhile are applied after,
         // in order, and subscribing twice is harmless.
         for channel in fanout.channel_names() {
             if let Err(error) = subscribe(&mut sink, &fanout, &channel).await {
-                return Ended::ConnectionLost(error.to_string());
+                return Stop::ConnectionLost(error.to_string());
             }
         }
         if let Err(error) = self.fill_gaps(&fanout).await {
-            return Ended::ConnectionLost(error.to_string());
+            return Stop::ConnectionLost(error.to_string());
         }
         drop(fanout);
         if *down {
@@ -271,9 +271,9 @@ impl Subscriber {
         loop {
             tokio::select! {
                 change = self.changes.recv() => {
-                    let Some(fanout) = self.fanout.upgrade() else { return Ended::HubGone };
+                    let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
                     let done = match change {
-                        None => return Ended::HubGone,
+                        None => return Stop::HubGone,
                         Some(Change::Listen(channel)) => subscribe(&mut sink, &fanout, &channel).await,
                         Some(Change::Unlisten(channel)) => {
                             self.delivered.remove(&channel);
@@ -281,14 +281,14 @@ impl Subscriber {
                         }
                     };
                     if let Err(error) = done {
-                        return Ended::ConnectionLost(error.to_string());
+                        return Stop::ConnectionLost(error.to_string());
                     }
                 }
                 message = messages.next() => {
                     let Some(message) = message else {
-                        return Ended::ConnectionLost("the connection closed".into());
+                        return Stop::ConnectionLost("the connection closed".into());
                     };
-                    let Some(fanout) = self.fanout.upgrade() else { return Ended::HubGone };
+                    let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
                     let channel = message.get_channel_name();
                     if let Some(frame) = frame(channel, message.get_payload_bytes()) {
                         self.deliver(&fanout, channel, frame);
