@@ -59,7 +59,7 @@ const SCENARIOS: &[Scenario] = &[
         events: 20,
         rate: 0,
         size: 64,
-        configs: STREAMING,
+        configs: &["embedded", "embedded-axum", "redis", "hub", "naive"],
         path: "/events",
     },
     Scenario {
@@ -77,7 +77,7 @@ const SCENARIOS: &[Scenario] = &[
         events: 0,
         rate: 0,
         size: 64,
-        configs: &["embedded", "hub"],
+        configs: &["embedded", "embedded-axum", "hub"],
         path: "/events",
     },
     Scenario {
@@ -245,7 +245,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     let cpu_seconds = server.cpu_seconds() - cpu_before;
     // Every connection the server opened to Redis, publishing included.
     let redis_connections = match config {
-        "embedded" | "plain" => None,
+        "embedded" | "embedded-axum" | "plain" => None,
         _ => Some(
             redis
                 .text(&["CLIENT", "LIST"])
@@ -299,7 +299,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
 
 fn table(all: &[Figures]) {
     println!(
-        "\n{:<6} {:<9} {:>7} {:>7} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>5} {:>5} {:>5} {:>7}",
+        "\n{:<6} {:<13} {:>7} {:>7} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>5} {:>5} {:>5} {:>7}",
         "scen",
         "config",
         "clients",
@@ -320,7 +320,7 @@ fn table(all: &[Figures]) {
             .redis_connections
             .map_or("-".to_owned(), |n| n.to_string());
         println!(
-            "{:<6} {:<9} {:>7} {:>7} {:>10} {:>6} {:>11.0} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>5} {:>5} {:>7.2}",
+            "{:<6} {:<13} {:>7} {:>7} {:>10} {:>6} {:>11.0} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>5} {:>5} {:>7.2}",
             f.scenario, f.config, f.clients, f.held, f.rss_per_connection, redis, f.events_per_second,
             f.p50_ms, f.p99_ms, f.max_ms, f.lost, f.duplicated, f.out_of_order, f.cpu_seconds
         );
@@ -348,7 +348,7 @@ fn table(all: &[Figures]) {
             }
         };
         println!(
-            "{:<6} {:<9} vs {:<5}: memory/conn {}  events/s {}  p99 {}  cpu {}",
+            "{:<6} {:<13} vs {:<5}: memory/conn {}  events/s {}  p99 {}  cpu {}",
             f.scenario,
             f.config,
             baseline,

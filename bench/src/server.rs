@@ -1,5 +1,7 @@
 //! The servers under test, one per configuration, each run as a child process of the
-//! benchmark: `sse-bench server <config> <port> [redis-url]`.
+//! benchmark: `sse-bench server <config> <port> [redis-url]`. This crate's
+//! configurations are served by `sse_runtime::serve`, the hand-written ones (and
+//! `embedded-axum`, for comparison) by `axum::serve`.
 //!
 //! Every server has the same three routes: `GET /events` streams channel `bench`,
 //! `GET /publish?count=N&rate=R&size=B` starts sending N numbered events (R a second,
@@ -19,7 +21,14 @@ use sse_runtime::prelude::*;
 use tokio::sync::broadcast;
 
 /// The configurations the benchmark compares.
-pub(crate) const CONFIGS: [&str; 5] = ["embedded", "redis", "naive", "hub", "plain"];
+pub(crate) const CONFIGS: [&str; 6] = [
+    "embedded",
+    "embedded-axum",
+    "redis",
+    "naive",
+    "hub",
+    "plain",
+];
 
 /// This crate: a channel view.
 #[sse_view("/events", channel = "bench")]
@@ -87,7 +96,7 @@ fn redis_client(url: &str) -> redis::Client {
 /// The app of `config`.
 pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
     match config {
-        "embedded" | "redis" | "plain" => {
+        "embedded" | "embedded-axum" | "redis" | "plain" => {
             let hub = match config {
                 "redis" => Hub::redis(redis_url).expect("a Redis URL"),
                 _ => Hub::embedded(),
@@ -204,5 +213,10 @@ pub(crate) async fn run(args: &[String]) {
         .await
         .expect("the port is free");
     println!("ready");
-    axum::serve(listener, app).await.expect("serve");
+    // This crate's configurations run as its users are advised to; `embedded-axum` is
+    // the same app under `axum::serve`, like the hand-written baselines.
+    match config.as_str() {
+        "embedded" | "redis" => sse_runtime::serve(listener, app).await.expect("serve"),
+        _ => axum::serve(listener, app).await.expect("serve"),
+    }
 }

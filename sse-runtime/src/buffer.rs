@@ -107,20 +107,25 @@ impl Sse {
         Flush {
             sse: self,
             handed_over: false,
+            wake: true,
         }
     }
 
     /// Sends bytes that are already encoded events, without copying them when nothing
-    /// else is buffered: how a channel view passes on what the hub encoded once.
+    /// else is buffered: how a channel view passes on what the hub encoded once. Only
+    /// for bodies of this crate's own that await it directly (see [`Flush::poll`]).
     pub(crate) fn send_encoded(&mut self, frame: Bytes) -> Flush<'_> {
-        if !self.buffer.is_empty() {
+        let frame = if self.buffer.is_empty() {
+            frame
+        } else {
             self.buffer.extend_from_slice(&frame);
-            return self.flush();
-        }
+            self.buffer.split().freeze()
+        };
         self.outbox.put(frame);
         Flush {
             sse: self,
             handed_over: true,
+            wake: false,
         }
     }
 
@@ -146,6 +151,8 @@ impl Drop for Sse {
 pub struct Flush<'a> {
     sse: &'a mut Sse,
     handed_over: bool,
+    /// Whether to wake the task when it waits for the response (see `poll`).
+    wake: bool,
 }
 
 impl Future for Flush<'_> {
@@ -161,12 +168,16 @@ impl Future for Flush<'_> {
             self.handed_over = true;
         }
         // The response that polls this view takes the frame as soon as the view yields,
-        // sends it and polls again. The wake is for combinators inside the view (such as
-        // `FuturesUnordered`) that poll only what was woken.
+        // sends it and polls again. The wake is for combinators inside a user's view
+        // (such as `FuturesUnordered`) that poll only what was woken; it costs one more
+        // poll of the task per flush, which this crate's own bodies, awaiting directly,
+        // do without.
         if self.sse.outbox.is_empty() {
             Poll::Ready(())
         } else {
-            cx.waker().wake_by_ref();
+            if self.wake {
+                cx.waker().wake_by_ref();
+            }
             Poll::Pending
         }
     }

@@ -8,8 +8,11 @@ use crate::event::Event;
 
 /// How long a stream may stay silent before a keep-alive comment goes out, and which.
 ///
-/// The timer restarts whenever a real event goes out, so a busy stream sends none.
-/// Browsers ignore comments; proxies see traffic and keep the connection.
+/// A comment goes out once a whole interval has passed without a real event, so after
+/// one to two intervals of silence, and a busy stream sends none. (The timer is checked
+/// once an interval rather than restarted at every event, which would cost a timer
+/// update per event per client.) Browsers ignore comments; proxies see traffic and keep
+/// the connection.
 #[derive(Debug, Clone)]
 pub struct KeepAlive {
     pub(crate) interval: Duration,
@@ -17,7 +20,7 @@ pub struct KeepAlive {
 }
 
 impl Default for KeepAlive {
-    /// A bare `:` comment after 15 seconds of silence.
+    /// A bare `:` comment once 15 seconds pass with no event.
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(15),
@@ -27,7 +30,7 @@ impl Default for KeepAlive {
 }
 
 impl KeepAlive {
-    /// The default: a bare `:` comment after 15 seconds of silence.
+    /// The default: a bare `:` comment once 15 seconds pass with no event.
     pub fn new() -> Self {
         Self::default()
     }

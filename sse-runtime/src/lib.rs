@@ -53,7 +53,7 @@
 //!
 //! | argument | meaning |
 //! |---|---|
-//! | `keep_alive = Duration` | the silence after which a keep-alive comment goes out (default 15 s); it restarts at every flush |
+//! | `keep_alive = Duration` | the silence after which a keep-alive comment goes out (default 15 s; see [`KeepAlive`]) |
 //! | `retry = Duration` | a `retry:` field sent before any event: how long a browser waits to reconnect |
 //! | `state = Type` | the router state extractors are checked against, when no `State<Type>` argument names it |
 //!
@@ -148,6 +148,14 @@
 //! The `examples` package runs each of them: `time`, `redis_queue`, `dynamic_channel`,
 //! and `chat`, a room in a web page.
 //!
+//! # Serving
+//!
+//! `axum::serve` serves every view of this crate. [`serve`] and [`serve_with_shutdown`]
+//! are an alternative for apps whose connections mostly hold streams: HTTP/1.1 only,
+//! which keeps hyper's read buffer at its first size (the benchmark measures the
+//! difference per idle connection), `TCP_NODELAY` on, and a graceful shutdown that ends
+//! the streams before it waits for the connections.
+//!
 //! # Without the macros
 //!
 //! [`Event`] encodes one event by the rules of the WHATWG HTML standard, and
@@ -166,6 +174,7 @@ mod hub;
 mod keep_alive;
 mod last_event_id;
 mod response;
+mod serve;
 mod streams;
 
 pub use buffer::{Flush, Sse};
@@ -180,6 +189,7 @@ pub use hub::{send_event, Hub};
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
+pub use serve::{serve, serve_with_shutdown};
 pub use sse_macros::{sse_routes, sse_view};
 pub use streams::{open_streams, set_max_streams, shutdown};
 

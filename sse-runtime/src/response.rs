@@ -86,6 +86,7 @@ where
             frames: self.frames,
             keep_alive: self.keep_alive,
             idle,
+            spoke: false,
         };
         (
             [
@@ -126,8 +127,12 @@ pin_project! {
         #[pin]
         frames: S,
         keep_alive: Option<KeepAlive>,
+        // Fires every interval; a keep-alive goes out if no real frame did since the
+        // last time it fired. Re-arming it per frame instead would cost a timer update
+        // per event per client.
         #[pin]
         idle: Option<Sleep>,
+        spoke: bool,
     }
 }
 
@@ -139,33 +144,36 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let mut this = self.project();
+        let this = self.project();
         if this.registration.ended() {
             return Poll::Ready(None);
         }
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
-        let frame = match this.frames.poll_next(cx) {
+        match this.frames.poll_next(cx) {
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(frame)) => frame,
-            Poll::Pending => {
-                if this.registration.must_end(cx.waker()) {
-                    return Poll::Ready(None);
-                }
-                let idle_over = match this.idle.as_mut().as_pin_mut() {
-                    Some(idle) => idle.poll(cx).is_ready(),
-                    None => false,
-                };
-                match this.keep_alive {
-                    Some(keep_alive) if idle_over => keep_alive.frame.clone(),
-                    _ => return Poll::Pending,
-                }
+            Poll::Ready(Some(frame)) => {
+                *this.spoke = true;
+                return Poll::Ready(Some(Ok(Frame::data(frame))));
             }
-        };
-        if let (Some(keep_alive), Some(idle)) = (this.keep_alive, this.idle.as_pin_mut()) {
-            idle.reset(Instant::now() + keep_alive.interval);
+            Poll::Pending => {}
         }
-        Poll::Ready(Some(Ok(Frame::data(frame))))
+        if this.registration.must_end(cx.waker()) {
+            return Poll::Ready(None);
+        }
+        let (Some(keep_alive), Some(mut idle)) = (this.keep_alive, this.idle.as_pin_mut()) else {
+            return Poll::Pending;
+        };
+        if idle.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        idle.as_mut().reset(Instant::now() + keep_alive.interval);
+        if std::mem::take(this.spoke) {
+            // Not silent for a whole interval yet: wait for the new deadline.
+            let _ = idle.poll(cx);
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Ok(Frame::data(keep_alive.frame.clone()))))
     }
 }
