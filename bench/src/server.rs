@@ -76,6 +76,9 @@ where
             ticks.tick().await;
         }
         send(payload(n, size)).await;
+        // An in-process send waits on nothing: let the clients' tasks run between sends,
+        // as they would between requests of a real application.
+        tokio::task::yield_now().await;
     }
 }
 
