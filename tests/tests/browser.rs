@@ -38,7 +38,10 @@ fn two_tabs_of_a_real_browser_chat_through_event_source() {
             .arg(&browser_dir)
             .status()
             .expect("npm runs (`apt-get install nodejs npm`; `.ci/run` installs it)");
-        assert!(installed.success(), "`npm ci --prefix tests/browser` failed");
+        assert!(
+            installed.success(),
+            "`npm ci --prefix tests/browser` failed"
+        );
     }
     assert!(
         Path::new("/usr/bin/chromium").exists() || std::env::var_os("CHROMIUM").is_some(),
