@@ -1,7 +1,7 @@
 //! The arguments of `#[sse_view(...)]`: an optional path, then `key = value` pairs.
 
 use proc_macro2::TokenStream;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Expr, Ident, LitStr, Token, Type};
 
 use crate::errors::Errors;
@@ -61,28 +61,16 @@ impl Args {
         while !input.is_empty() {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::channel) {
-                let key: kw::channel = input.parse()?;
-                input.parse::<Token![=]>()?;
-                let channel = if input.peek(LitStr) {
-                    Channel::Template(input.parse()?)
-                } else {
-                    Channel::Resolver(input.parse()?)
-                };
+                let (key, channel) = key_value::<kw::channel, Channel>(input)?;
                 set_once(&mut self.channel, key, channel, "channel", errors);
             } else if lookahead.peek(kw::state) {
-                let key: kw::state = input.parse()?;
-                input.parse::<Token![=]>()?;
-                let state: Type = input.parse()?;
+                let (key, state) = key_value::<kw::state, Type>(input)?;
                 set_once(&mut self.state, key, state, "state", errors);
             } else if lookahead.peek(kw::keep_alive) {
-                let key: kw::keep_alive = input.parse()?;
-                input.parse::<Token![=]>()?;
-                let interval: Expr = input.parse()?;
+                let (key, interval) = key_value::<kw::keep_alive, Expr>(input)?;
                 set_once(&mut self.keep_alive, key, interval, "keep_alive", errors);
             } else if lookahead.peek(kw::retry) {
-                let key: kw::retry = input.parse()?;
-                input.parse::<Token![=]>()?;
-                let retry: Expr = input.parse()?;
+                let (key, retry) = key_value::<kw::retry, Expr>(input)?;
                 set_once(&mut self.retry, key, retry, "retry", errors);
             } else if input.peek(LitStr) {
                 let path: LitStr = input.parse()?;
@@ -105,6 +93,23 @@ impl Args {
         }
         Ok(())
     }
+}
+
+impl Parse for Channel {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            Ok(Channel::Template(input.parse()?))
+        } else {
+            Ok(Channel::Resolver(input.parse()?))
+        }
+    }
+}
+
+/// `key = value`, keeping the key's token for errors.
+fn key_value<K: Parse, V: Parse>(input: ParseStream<'_>) -> syn::Result<(K, V)> {
+    let key = input.parse()?;
+    input.parse::<Token![=]>()?;
+    Ok((key, input.parse()?))
 }
 
 fn set_once<K: syn::spanned::Spanned, V>(
