@@ -24,7 +24,9 @@ use crate::event::Event;
 use crate::hub::history::{EventId, Frame, Resume};
 use crate::hub::{Ended, Hub};
 use crate::last_event_id::LastEventId;
-use crate::private::{generator, Options};
+use crate::private::{registered_generator, Options};
+use crate::response::refusal;
+use crate::streams::Registration;
 
 /// How long a new client waits for the broker to deliver its channel before its stream
 /// opens anyway (it then receives events once the broker is back).
@@ -77,6 +79,11 @@ where
 
     fn call(self, request: Request, state: S) -> Self::Future {
         Box::pin(async move {
+            // Before anything a refusal would waste: a subscription, a history read.
+            let registration = match Registration::open() {
+                Ok(registration) => registration,
+                Err(refused) => return refusal(refused),
+            };
             let (mut parts, _) = request.into_parts();
             let hub = match parts.extensions.get::<Hub>() {
                 Some(hub) => hub.clone(),
@@ -96,7 +103,8 @@ where
             };
             match LastEventId::from_request_parts(&mut parts, &state).await {
                 Ok(LastEventId(last)) => {
-                    stream_channel(hub, channel, last, V::VIEW, V::options()).await
+                    let options = V::options();
+                    stream_channel(registration, hub, channel, last, V::VIEW, options).await
                 }
                 Err(error) => error.into_response(),
             }
@@ -122,7 +130,8 @@ enum Missed {
 
 /// Streams `channel` to one client: what it missed since `last_event_id`, then, once the
 /// broker delivers the channel, every event sent to it, each once and in order.
-pub(crate) async fn stream_channel(
+async fn stream_channel(
+    registration: Registration,
     hub: Hub,
     channel: ChannelName,
     last_event_id: Option<String>,
@@ -141,7 +150,7 @@ pub(crate) async fn stream_channel(
             Err(error) => Missed::Unavailable(error),
         },
     };
-    generator(view, options, move |mut sse| async move {
+    registered_generator(registration, view, options, move |mut sse| async move {
         let mut seen = None;
         match missed {
             Missed::Nothing => {}

@@ -72,10 +72,20 @@ where
     S: Stream<Item = Bytes> + Send + 'static,
 {
     fn into_response(self) -> Response {
-        let registration = match Registration::open() {
-            Ok(registration) => registration,
-            Err(refused) => return refusal(refused),
-        };
+        match Registration::open() {
+            Ok(registration) => self.into_registered_response(registration),
+            Err(refused) => refusal(refused),
+        }
+    }
+}
+
+impl<S> SseResponse<S>
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    /// The response of a stream that already holds its place among the open streams:
+    /// for handlers that check the limit before doing work a refusal would waste.
+    pub(crate) fn into_registered_response(self, registration: Registration) -> Response {
         let idle = self
             .keep_alive
             .as_ref()
@@ -107,7 +117,7 @@ where
 }
 
 /// `503 Service Unavailable` with `Retry-After: 1`: the client may try again in a second.
-fn refusal(refused: Refused) -> Response {
+pub(crate) fn refusal(refused: Refused) -> Response {
     let reason = match refused {
         Refused::ShuttingDown => "the server is shutting down\n",
         Refused::Full => "the server holds as many streams as it may\n",
