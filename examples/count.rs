@@ -51,5 +51,5 @@ async fn main() -> std::io::Result<()> {
         "counting at http://{}/count/10?step=5",
         listener.local_addr()?
     );
-    axum::serve(listener, app).await
+    sse_runtime::serve(listener, app).await
 }

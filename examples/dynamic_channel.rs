@@ -37,5 +37,5 @@ async fn main() -> std::io::Result<()> {
     println!(
         "listen at http://{addr}/sse/<channel>/ ; send with http://{addr}/send/<channel>/?data=hi"
     );
-    axum::serve(listener, app).await
+    sse_runtime::serve(listener, app).await
 }

@@ -32,5 +32,5 @@ async fn main() -> std::io::Result<()> {
         "streaming the time at http://{}/time",
         listener.local_addr()?
     );
-    axum::serve(listener, app).await
+    sse_runtime::serve(listener, app).await
 }

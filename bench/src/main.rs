@@ -145,15 +145,25 @@ impl Server {
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new(std::env::current_exe().expect("this program"))
+        let exe = std::env::current_exe().expect("this program");
+        let wrap = std::env::var("SSE_BENCH_WRAP").unwrap_or_default();
+        let mut words: Vec<String> = wrap.split_whitespace().map(str::to_owned).collect();
+        words.push(exe.display().to_string());
+        let mut child = Command::new(&words[0])
+            .args(&words[1..])
             .args(["server", config, &port.to_string(), redis_url])
             .stdout(Stdio::piped())
             .spawn()
             .expect("the server starts");
-        let mut ready = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut ready)
-            .expect("the server says it is ready");
+        // A profiler wrapping the server may print first: wait for the server's line.
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if line == "ready" {
+                break;
+            }
+        }
+        // Keep reading, so that the server never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -385,10 +395,18 @@ async fn main() {
         eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU or all");
         std::process::exit(2);
     }
+    // `--config name` measures one configuration (and its baseline, if the scenario has it).
+    let only = args
+        .iter()
+        .position(|arg| arg == "--config")
+        .and_then(|at| args.get(at + 1));
     let redis = RedisServer::start();
     let mut all = Vec::new();
     for scenario in scenarios {
         for config in scenario.configs {
+            if only.is_some_and(|only| only != config) {
+                continue;
+            }
             let figures = measure(scenario, config, &redis).await;
             println!("{}", figures.json());
             all.push(figures);

@@ -64,5 +64,5 @@ async fn main() -> std::io::Result<()> {
         _ => "the embedded hub".to_owned(),
     };
     println!("chat at http://{}/ on {hub}", listener.local_addr()?);
-    axum::serve(listener, app).await
+    sse_runtime::serve(listener, app).await
 }

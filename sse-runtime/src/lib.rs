@@ -27,7 +27,7 @@
 //! async fn main() -> std::io::Result<()> {
 //!     let app: axum::Router = sse_routes![time];
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//!     axum::serve(listener, app).await
+//!     sse_runtime::serve(listener, app).await
 //! }
 //! ```
 //!
@@ -150,11 +150,13 @@
 //!
 //! # Serving
 //!
-//! `axum::serve` serves every view of this crate. [`serve`] and [`serve_with_shutdown`]
-//! are an alternative for apps whose connections mostly hold streams: HTTP/1.1 only,
-//! which keeps hyper's read buffer at its first size (the benchmark measures the
-//! difference per idle connection), `TCP_NODELAY` on, and a graceful shutdown that ends
-//! the streams before it waits for the connections.
+//! [`serve`] and [`serve_with_shutdown`] serve an app over HTTP/1.1 the way an app of
+//! streams wants: a GET (every `EventSource` request) is answered by a writer that holds
+//! no buffer while the stream is open, so an idle stream costs a few KB instead of
+//! hyper's 16 KiB of buffers; any other request goes to hyper's HTTP/1 server, which
+//! serves the rest of that connection. `TCP_NODELAY` is on, and the graceful shutdown
+//! ends the streams before it waits for the connections. `axum::serve` serves every view
+//! of this crate too, HTTP/2 included. `BENCHMARKS.md` has the figures.
 //!
 //! # Without the macros
 //!

@@ -18,8 +18,19 @@ use tokio::task::JoinHandle;
 /// How long a test waits for something that should come at once.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
-/// Serves `app` with `axum::serve` on a free port of 127.0.0.1, until the test ends.
+/// Serves `app` with `sse_runtime::serve` on a free port of 127.0.0.1, until the test
+/// ends.
 pub async fn serve(app: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move { sse_runtime::serve(listener, app).await.expect("serve") });
+    addr
+}
+
+/// Serves `app` with `axum::serve` on a free port of 127.0.0.1, until the test ends.
+pub async fn serve_with_axum(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");

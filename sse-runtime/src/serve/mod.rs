@@ -1,12 +1,24 @@
-//! A serve function for apps whose connections mostly hold streams: HTTP/1.1 only, and a
-//! graceful shutdown that ends the streams first.
+//! A serve function for apps whose connections mostly hold streams: HTTP/1.1, an open
+//! stream that holds no buffer, and a graceful shutdown that ends the streams first.
 //!
-//! `axum::serve` works with every view of this crate. This one costs less per idle
-//! connection: hyper-util's automatic HTTP/1-or-2 builder, which `axum::serve` uses,
-//! reads ahead to detect HTTP/2 and hands the bytes back, which doubles hyper's read
-//! buffer for the life of the connection; hyper's HTTP/1 builder does not. Event streams
-//! are HTTP/1.1 traffic in practice (a browser's `EventSource` over HTTP/2 goes through
-//! a proxy that speaks HTTP/1.1 upstream), so HTTP/2 is left to `axum::serve`.
+//! `axum::serve` works with every view of this crate; this one costs far less per idle
+//! stream. Hyper keeps an 8 KiB read buffer and an 8 KiB write buffer for the life of a
+//! connection (hyper-util's automatic HTTP/1-or-2 builder, which `axum::serve` uses,
+//! doubles the first), and an event stream lives for hours. So a GET over HTTP/1.1 with
+//! no body, which is every `EventSource` request, is answered here: its head is parsed
+//! with `httparse` (hyper's own parser), the app is called as hyper would call it, and
+//! the response goes out with `Content-Length`, or chunked with each body frame one
+//! chunk; nothing is buffered between frames, and the connection's only state is the
+//! response body. Any other request (another method, a body, an upgrade, `Expect`,
+//! HTTP/1.0, a head over 16 KiB or that `httparse` refuses) hands the connection, with
+//! the bytes already read, to hyper's HTTP/1 server for the rest of its life, so those
+//! are answered exactly as before, `400` and `431` included. Pipelined requests are
+//! answered in order across the two.
+//!
+//! HTTP/2 is left to `axum::serve`: event streams are HTTP/1.1 traffic in practice (a
+//! browser's `EventSource` over HTTP/2 goes through a proxy that speaks HTTP/1.1
+//! upstream). Trailers of a response body are not sent, as hyper sends them only to
+//! clients that ask with `TE: trailers`.
 
 use std::future::Future;
 use std::io;
@@ -14,11 +26,12 @@ use std::pin::pin;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+
+mod connection;
+mod request;
+mod write;
 
 /// Serves `app` on `listener` until the process ends.
 ///
@@ -70,22 +83,11 @@ pub async fn serve_with_shutdown(
         };
         // Events are small writes that should leave at once.
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let mut stop = stop.clone();
+        let app = app.clone();
+        let stop = stop.clone();
         let open = open.clone();
         tokio::spawn(async move {
-            let mut connection =
-                pin!(http1::Builder::new().serve_connection(TokioIo::new(tcp), service));
-            let stopping = async {
-                let _ = stop.wait_for(|stop| *stop).await;
-            };
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = stopping => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-            }
+            connection::run(tcp, app, stop).await;
             drop(open);
         });
     }

@@ -1,0 +1,173 @@
+//! One connection of [`serve`](super::serve): GET requests over HTTP/1.1 are answered
+//! here, and an open stream holds no buffer at all; the first request of any other kind
+//! hands the connection to hyper, with the bytes already read.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::Router;
+use bytes::{Buf, Bytes};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tower_service::Service;
+
+use super::request::{self, Parsed};
+use super::write::{self, Written};
+
+/// Serves the requests of `tcp` until the client leaves or, between two requests, `stop`
+/// turns true.
+pub(super) async fn run(tcp: TcpStream, app: Router, mut stop: watch::Receiver<bool>) {
+    // Bytes read and not yet answered: a request head, or the start of one.
+    let mut pending = Vec::new();
+    loop {
+        let next = tokio::select! {
+            next = next_request(&tcp, &mut pending) => next,
+            () = stopped(&mut stop) => return,
+        };
+        let (request, keep_alive) = match next {
+            Ok(Next::Simple(request, keep_alive)) => (request, keep_alive),
+            Ok(Next::Other) => return hand_to_hyper(tcp, pending, app, stop).await,
+            Ok(Next::Closed) | Err(_) => return,
+        };
+        // Nothing is held while the response streams.
+        if pending.is_empty() {
+            pending = Vec::new();
+        }
+        let response = call(&app, request).await;
+        match write::response(&tcp, response, keep_alive, &mut pending).await {
+            Written::KeepAlive => {}
+            Written::Close => return,
+        }
+    }
+}
+
+// Made once per request and taken apart at once, like `Parsed`.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Simple(Request, bool),
+    Other,
+    Closed,
+}
+
+/// Reads until `pending` starts with a whole request head, and takes it off.
+async fn next_request(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<Next> {
+    loop {
+        if !pending.is_empty() {
+            match request::parse(pending) {
+                Parsed::Partial => {}
+                Parsed::Simple {
+                    request,
+                    keep_alive,
+                    len,
+                } => {
+                    pending.drain(..len);
+                    return Ok(Next::Simple(request, keep_alive));
+                }
+                Parsed::Other => return Ok(Next::Other),
+            }
+        }
+        tcp.readable().await?;
+        pending.reserve(1024);
+        match tcp.try_read_buf(pending) {
+            Ok(0) => return Ok(Next::Closed),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// The app's response to `request`.
+async fn call(app: &Router, request: Request) -> axum::response::Response {
+    let mut app = app.clone();
+    // A router is always ready; asking is the contract of `Service`.
+    let Ok(()) = poll_fn(|cx| Service::<Request>::poll_ready(&mut app, cx)).await;
+    let Ok(response) = app.call(request).await;
+    response
+}
+
+/// Lets hyper serve the rest of the connection, starting with the bytes in `pending`.
+async fn hand_to_hyper(
+    tcp: TcpStream,
+    pending: Vec<u8>,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let io = Replay {
+        read: Bytes::from(pending),
+        tcp,
+    };
+    let service = TowerToHyperService::new(app);
+    let mut connection = pin!(http1::Builder::new().serve_connection(TokioIo::new(io), service));
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = stopped(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Completes once the server stops.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// A connection that first gives back bytes already read from it.
+struct Replay {
+    read: Bytes,
+    tcp: TcpStream,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.read.has_remaining() {
+            let len = self.read.len().min(buf.remaining());
+            buf.put_slice(&self.read[..len]);
+            self.read.advance(len);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,208 @@
+//! Writing a response: its head, then its body as it comes, each frame as one chunk.
+
+use std::io::{self, IoSlice};
+use std::time::SystemTime;
+
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use axum::http::StatusCode;
+use axum::response::Response;
+use bytes::{Buf, Bytes};
+use futures_util::FutureExt;
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use tokio::net::TcpStream;
+
+use super::request::{has_token, MAX_HEAD};
+
+/// How a response ended.
+pub(super) enum Written {
+    /// Whole; the connection may carry another request.
+    KeepAlive,
+    /// The connection must close: asked to, or cut off (the client left, the body
+    /// failed).
+    Close,
+}
+
+/// Writes `response` to `tcp`. While the body streams, whatever the client sends is
+/// kept in `pending` (a pipelined request), and the client closing the connection
+/// ends the response at once.
+pub(super) async fn response(
+    tcp: &TcpStream,
+    response: Response,
+    keep_alive: bool,
+    pending: &mut Vec<u8>,
+) -> Written {
+    let (parts, body) = response.into_parts();
+    let keep_alive = keep_alive
+        && !parts
+            .headers
+            .get(CONNECTION)
+            .is_some_and(|value| has_token(value, "close"));
+    let status = parts.status;
+    let bodiless = status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status.is_informational();
+    let length = body.size_hint().exact();
+    let chunked = !bodiless && length.is_none();
+
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        // The framing is this writer's to say.
+        if name != CONTENT_LENGTH && name != TRANSFER_ENCODING {
+            line(&mut head, name.as_str(), value.as_bytes());
+        }
+    }
+    if !parts.headers.contains_key(DATE) {
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        line(&mut head, DATE.as_str(), date.as_bytes());
+    }
+    if chunked {
+        line(&mut head, TRANSFER_ENCODING.as_str(), b"chunked");
+    } else if let (false, Some(length)) = (bodiless, length) {
+        line(
+            &mut head,
+            CONTENT_LENGTH.as_str(),
+            length.to_string().as_bytes(),
+        );
+    }
+    if !keep_alive && !parts.headers.contains_key(CONNECTION) {
+        line(&mut head, CONNECTION.as_str(), b"close");
+    }
+    head.extend_from_slice(b"\r\n");
+    drop(parts);
+
+    let mut body = body;
+    // A body that is ready (a page, a JSON document) leaves with its head in one write;
+    // a stream's head leaves at once, before its first event.
+    let mut first = body.frame().now_or_never();
+    let mut head = Some(Bytes::from(head));
+    if first.is_none() {
+        let head = head.take().unwrap_or_default();
+        if write_all(tcp, head).await.is_err() {
+            return Written::Close;
+        }
+    }
+    loop {
+        let frame = match first.take() {
+            Some(frame) => frame,
+            None => tokio::select! {
+                biased;
+                frame = body.frame() => frame,
+                () = client_gone(tcp, pending) => return Written::Close,
+            },
+        };
+        let data = match frame {
+            None => break,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if !data.is_empty() && !bodiless => data,
+                // Trailers and empty frames have nothing to write.
+                _ => continue,
+            },
+            Some(Err(error)) => {
+                tracing::debug!(%error, "a response body failed; closing its connection");
+                return Written::Close;
+            }
+        };
+        let head = head.take().unwrap_or_default();
+        let sent = if chunked {
+            let mut size = [0; CHUNK_SIZE_LEN];
+            let size = chunk_size(data.len(), &mut size);
+            write_all(tcp, head.chain(size).chain(data).chain(&b"\r\n"[..])).await
+        } else {
+            write_all(tcp, head.chain(data)).await
+        };
+        if sent.is_err() {
+            return Written::Close;
+        }
+    }
+    let head = head.take().unwrap_or_default();
+    let end: &[u8] = if chunked { b"0\r\n\r\n" } else { b"" };
+    if write_all(tcp, head.chain(end)).await.is_err() {
+        return Written::Close;
+    }
+    match keep_alive {
+        true => Written::KeepAlive,
+        false => Written::Close,
+    }
+}
+
+fn line(head: &mut Vec<u8>, name: &str, value: &[u8]) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
+}
+
+const CHUNK_SIZE_LEN: usize = 2 * size_of::<usize>() + 2;
+
+/// The line that opens a chunk of `len` bytes: its size in hexadecimal, then CRLF.
+fn chunk_size(len: usize, line: &mut [u8; CHUNK_SIZE_LEN]) -> &[u8] {
+    let mut at = CHUNK_SIZE_LEN - 2;
+    line[at..].copy_from_slice(b"\r\n");
+    let mut rest = len;
+    loop {
+        at -= 1;
+        line[at] = b"0123456789abcdef"[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            return &line[at..];
+        }
+    }
+}
+
+/// Writes all of `buf`, its pieces in one `writev` where the socket takes them.
+async fn write_all(tcp: &TcpStream, mut buf: impl Buf) -> io::Result<()> {
+    while buf.has_remaining() {
+        tcp.writable().await?;
+        let mut slices = [IoSlice::new(&[]); 4];
+        let count = buf.chunks_vectored(&mut slices);
+        match tcp.try_write_vectored(&slices[..count]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => buf.advance(written),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Completes when the client closes its side of the connection (or sends more than a
+/// request head's worth of bytes while the response streams).
+async fn client_gone(tcp: &TcpStream, pending: &mut Vec<u8>) {
+    loop {
+        if tcp.readable().await.is_err() {
+            return;
+        }
+        let mut chunk = [0u8; 512];
+        match tcp.try_read(&mut chunk) {
+            Ok(0) => return,
+            Ok(read) if pending.len() + read > MAX_HEAD => return,
+            Ok(read) => pending.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_are_hexadecimal() {
+        let mut line = [0; CHUNK_SIZE_LEN];
+        for (len, expected) in [(0, "0"), (9, "9"), (26, "1a"), (4096, "1000")] {
+            assert_eq!(
+                chunk_size(len, &mut line),
+                format!("{expected}\r\n").as_bytes()
+            );
+        }
+        let max = chunk_size(usize::MAX, &mut line).to_vec();
+        assert_eq!(max, format!("{:x}\r\n", usize::MAX).as_bytes());
+    }
+}
