@@ -83,10 +83,10 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "CPU",
         clients: 10,
-        events: 50_000,
+        events: 200_000,
         rate: 0,
         size: 0,
-        configs: &["embedded", "plain"],
+        configs: &["embedded-axum", "embedded", "plain"],
         path: "/burst",
     },
 ];

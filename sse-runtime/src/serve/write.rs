@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::{Buf, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -77,18 +77,21 @@ pub(super) async fn response(
     drop(parts);
 
     let mut body = body;
+    let mut out = Out {
+        head: Some(Bytes::from(head)),
+        chunked,
+        one: None,
+        many: BytesMut::new(),
+        end: false,
+    };
     // A body that is ready (a page, a JSON document) leaves with its head in one write;
     // a stream's head leaves at once, before its first event.
-    let mut first = body.frame().now_or_never();
-    let mut head = Some(Bytes::from(head));
-    if first.is_none() {
-        let head = head.take().unwrap_or_default();
-        if write_all(tcp, head).await.is_err() {
-            return Written::Close;
-        }
+    let mut next = body.frame().now_or_never();
+    if next.is_none() && out.send(tcp).await.is_err() {
+        return Written::Close;
     }
     loop {
-        let frame = match first.take() {
+        let mut frame = match next.take() {
             Some(frame) => frame,
             None => tokio::select! {
                 biased;
@@ -96,38 +99,106 @@ pub(super) async fn response(
                 () = client_gone(tcp, pending) => return Written::Close,
             },
         };
-        let data = match frame {
-            None => break,
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) if !data.is_empty() && !bodiless => data,
-                // Trailers and empty frames have nothing to write.
-                _ => continue,
-            },
-            Some(Err(error)) => {
-                tracing::debug!(%error, "a response body failed; closing its connection");
-                return Written::Close;
+        // Every frame ready now goes out in the same write, up to `WRITE_MAX` bytes.
+        let failed = loop {
+            match frame {
+                None => {
+                    out.end = true;
+                    break false;
+                }
+                Some(Ok(frame)) => {
+                    // Trailers have nothing to write.
+                    if let (Ok(data), false) = (frame.into_data(), bodiless) {
+                        out.push(data);
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "a response body failed; closing its connection");
+                    break true;
+                }
+            }
+            if out.is_full() {
+                break false;
+            }
+            match body.frame().now_or_never() {
+                Some(more) => frame = more,
+                None => break false,
             }
         };
-        let head = head.take().unwrap_or_default();
-        let sent = if chunked {
-            let mut size = [0; CHUNK_SIZE_LEN];
-            let size = chunk_size(data.len(), &mut size);
-            write_all(tcp, head.chain(size).chain(data).chain(&b"\r\n"[..])).await
-        } else {
-            write_all(tcp, head.chain(data)).await
-        };
-        if sent.is_err() {
+        // What the body made before it failed still goes out.
+        if out.send(tcp).await.is_err() || failed {
             return Written::Close;
         }
-    }
-    let head = head.take().unwrap_or_default();
-    let end: &[u8] = if chunked { b"0\r\n\r\n" } else { b"" };
-    if write_all(tcp, head.chain(end)).await.is_err() {
-        return Written::Close;
+        if out.end {
+            break;
+        }
     }
     match keep_alive {
         true => Written::KeepAlive,
         false => Written::Close,
+    }
+}
+
+/// The most bytes of body gathered into one write.
+const WRITE_MAX: usize = 64 * 1024;
+
+/// What the next write carries: the head, until it has gone out, then the body frames
+/// that were ready together (each its own chunk, when chunked), then the end of a
+/// chunked body once it has come.
+struct Out {
+    head: Option<Bytes>,
+    chunked: bool,
+    /// A lone frame, written from its own bytes: the usual event of a stream.
+    one: Option<Bytes>,
+    /// Several frames, copied together.
+    many: BytesMut,
+    end: bool,
+}
+
+impl Out {
+    fn push(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        match self.one.take() {
+            None if self.many.is_empty() => self.one = Some(data),
+            first => {
+                for data in first.iter().chain([&data]) {
+                    if self.chunked {
+                        let mut size = [0; CHUNK_SIZE_LEN];
+                        self.many.put_slice(chunk_size(data.len(), &mut size));
+                    }
+                    self.many.put_slice(data);
+                    if self.chunked {
+                        self.many.put_slice(b"\r\n");
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.many.len() >= WRITE_MAX
+    }
+
+    /// Writes what there is, and empties it.
+    async fn send(&mut self, tcp: &TcpStream) -> io::Result<()> {
+        let head = self.head.take().unwrap_or_default();
+        let end: &[u8] = match (self.end, self.chunked) {
+            (true, true) => b"0\r\n\r\n",
+            _ => b"",
+        };
+        match self.one.take() {
+            Some(one) if self.chunked => {
+                let mut size = [0; CHUNK_SIZE_LEN];
+                let size = chunk_size(one.len(), &mut size);
+                let frame = size.chain(one).chain(&b"\r\n"[..]);
+                write_all(tcp, head.chain(frame).chain(end)).await
+            }
+            Some(one) => write_all(tcp, head.chain(one).chain(end)).await,
+            // Taken whole, so that an idle stream keeps no buffer.
+            None => write_all(tcp, head.chain(std::mem::take(&mut self.many)).chain(end)).await,
+        }
     }
 }
 
@@ -159,7 +230,7 @@ fn chunk_size(len: usize, line: &mut [u8; CHUNK_SIZE_LEN]) -> &[u8] {
 async fn write_all(tcp: &TcpStream, mut buf: impl Buf) -> io::Result<()> {
     while buf.has_remaining() {
         tcp.writable().await?;
-        let mut slices = [IoSlice::new(&[]); 4];
+        let mut slices = [IoSlice::new(&[]); 8];
         let count = buf.chunks_vectored(&mut slices);
         match tcp.try_write_vectored(&slices[..count]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
