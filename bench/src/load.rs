@@ -15,6 +15,9 @@ use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The most bytes handed to a connection's parser at a time.
+const PARSER_PIECE: usize = 256;
+
 /// What one connection saw.
 #[derive(Default)]
 pub(crate) struct Seen {
@@ -94,12 +97,26 @@ async fn connect(
     if response.status() != 200 {
         return None;
     }
-    let frames = BodyStream::new(response.into_body()).filter_map(|frame| async move {
-        match frame {
-            Ok(frame) => frame.into_data().ok().map(Ok::<_, hyper::Error>),
-            Err(error) => Some(Err(error)),
-        }
-    });
+    let frames = BodyStream::new(response.into_body())
+        .filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok::<_, hyper::Error>),
+                Err(error) => Some(Err(error)),
+            }
+        })
+        // The parser copies what is left of its buffer at every line: fed a whole
+        // write of many events at once, it would spend its time copying, and the
+        // latency measured would be its own.
+        .flat_map(|data| {
+            let pieces: Vec<Result<Bytes, hyper::Error>> = match data {
+                Ok(data) => (0..data.len())
+                    .step_by(PARSER_PIECE)
+                    .map(|at| Ok(data.slice(at..(at + PARSER_PIECE).min(data.len()))))
+                    .collect(),
+                Err(error) => vec![Err(error)],
+            };
+            stream::iter(pieces)
+        });
     Some(tokio::spawn(async move {
         let mut events = std::pin::pin!(frames.eventsource());
         let mut seen = Seen::default();

@@ -12,6 +12,8 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use axum::extract::{FromRequestParts, Path, Request};
 use axum::handler::Handler;
 use axum::http::request::Parts;
@@ -176,6 +178,8 @@ async fn stream_channel(
                 return;
             }
         }
+        // Until when the stream counts as busy: `BUSY` after its last write.
+        let mut busy_until = Instant::now();
         loop {
             let first = match subscription.recv().await {
                 Ok(frame) => frame,
@@ -189,6 +193,17 @@ async fn stream_channel(
                 }
                 Err(Ended::Closed) => return,
             };
+            // A busy stream lets the scheduler go round a few times before it writes,
+            // so that a burst goes out in one write rather than a system call per event.
+            if Instant::now() < busy_until {
+                for _ in 0..GATHER_ROUNDS {
+                    if subscription.queued() + 1 >= BATCH {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+            busy_until = Instant::now() + BUSY;
             // What queued meanwhile goes out in the same write; a lone event goes out
             // without a copy.
             let mut queued = std::iter::from_fn(|| subscription.try_recv()).take(BATCH);
@@ -213,6 +228,14 @@ async fn stream_channel(
 
 /// The most events written together when a client has several queued.
 const BATCH: usize = 64;
+
+/// A stream that wrote less than this long ago is busy: before its next write it
+/// yields to the scheduler up to `GATHER_ROUNDS` times (fewer if `BATCH` events are
+/// queued), letting the senders run, so that a burst goes out in a few writes. A stream
+/// idle for longer writes its next event at once. (Yielding rather than sleeping: a
+/// timer's millisecond would let a fast sender fill the queue.)
+const BUSY: Duration = Duration::from_millis(1);
+const GATHER_ROUNDS: usize = 8;
 
 /// Whether `frame` comes after everything sent so far (events without an id always do),
 /// and if so, notes it as the last sent.

@@ -241,6 +241,11 @@ impl Subscription {
         self.receiver.try_recv().ok()
     }
 
+    /// How many events are queued, not received yet.
+    pub(crate) fn queued(&self) -> usize {
+        self.receiver.len()
+    }
+
     /// Waits until the broker delivers the channel (at once for the embedded hub; after
     /// Redis confirmed the subscription otherwise), for at most `limit`. Returns whether
     /// it does.
