@@ -108,6 +108,9 @@ struct Figures {
     duplicated: u64,
     out_of_order: u64,
     cpu_seconds: f64,
+    /// The load client's CPU time over the same span: near two seconds a second, it is
+    /// the bottleneck, and the latencies are partly its own.
+    client_cpu_seconds: f64,
 }
 
 impl Figures {
@@ -119,7 +122,7 @@ impl Figures {
             "events_per_second": self.events_per_second.round(),
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
             "lost": self.lost, "duplicated": self.duplicated, "out_of_order": self.out_of_order,
-            "cpu_seconds": self.cpu_seconds,
+            "cpu_seconds": self.cpu_seconds, "client_cpu_seconds": self.client_cpu_seconds,
         })
         .to_string()
     }
@@ -184,17 +187,7 @@ impl Server {
 
     /// User and system CPU time so far, in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let after_name = stat.rsplit(')').next().unwrap_or("");
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|t| t.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_seconds(&self.child.id().to_string())
     }
 
     /// `GET path`, answered at once.
@@ -217,6 +210,20 @@ impl Drop for Server {
     }
 }
 
+/// User and system CPU time of process `pid` (or `self`) so far, in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -232,6 +239,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     // A burst starts as each client connects: its clock starts before they do.
     let bursts = scenario.path == "/burst";
     let (mut cpu_before, mut started) = (server.cpu_seconds(), Instant::now());
+    let mut client_cpu_before = cpu_seconds("self");
     let path = match bursts {
         true => format!("{}?count={}", scenario.path, scenario.events),
         false => scenario.path.to_owned(),
@@ -243,6 +251,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     let rss_idle = server.rss();
     if !bursts {
         (cpu_before, started) = (server.cpu_seconds(), Instant::now());
+        client_cpu_before = cpu_seconds("self");
     }
     if scenario.path == "/events" && scenario.events > 0 {
         server.get(&format!(
@@ -252,7 +261,8 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     }
     let expected = scenario.events * load.held as u64;
     let last = load.wait_for(expected, Duration::from_secs(5)).await;
-    let cpu_seconds = server.cpu_seconds() - cpu_before;
+    let client_cpu_seconds = cpu_seconds("self") - client_cpu_before;
+    let server_cpu_seconds = server.cpu_seconds() - cpu_before;
     // Every connection the server opened to Redis, publishing included.
     let redis_connections = match config {
         "embedded" | "embedded-axum" | "plain" => None,
@@ -303,13 +313,14 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         lost: expected.saturating_sub(received),
         duplicated: seen.iter().map(|one| one.duplicated).sum(),
         out_of_order: seen.iter().map(|one| one.out_of_order).sum(),
-        cpu_seconds,
+        cpu_seconds: server_cpu_seconds,
+        client_cpu_seconds,
     }
 }
 
 fn table(all: &[Figures]) {
     println!(
-        "\n{:<6} {:<13} {:>7} {:>7} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>5} {:>5} {:>5} {:>7}",
+        "\n{:<6} {:<13} {:>7} {:>7} {:>10} {:>6} {:>11} {:>8} {:>8} {:>8} {:>5} {:>5} {:>5} {:>7} {:>7}",
         "scen",
         "config",
         "clients",
@@ -323,16 +334,18 @@ fn table(all: &[Figures]) {
         "lost",
         "dup",
         "ooo",
-        "cpu s"
+        "cpu s",
+        "load s"
     );
     for f in all {
         let redis = f
             .redis_connections
             .map_or("-".to_owned(), |n| n.to_string());
         println!(
-            "{:<6} {:<13} {:>7} {:>7} {:>10} {:>6} {:>11.0} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>5} {:>5} {:>7.2}",
+            "{:<6} {:<13} {:>7} {:>7} {:>10} {:>6} {:>11.0} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>5} {:>5} {:>7.2} {:>7.2}",
             f.scenario, f.config, f.clients, f.held, f.rss_per_connection, redis, f.events_per_second,
-            f.p50_ms, f.p99_ms, f.max_ms, f.lost, f.duplicated, f.out_of_order, f.cpu_seconds
+            f.p50_ms, f.p99_ms, f.max_ms, f.lost, f.duplicated, f.out_of_order, f.cpu_seconds,
+            f.client_cpu_seconds
         );
     }
     println!("\nratios against the baseline measured in the same run:");
