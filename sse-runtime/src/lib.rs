@@ -100,9 +100,10 @@
 //! Each process has one [`Hub`]. With nothing configured it is embedded: events reach
 //! the clients of this process. With `SSE_REDIS_URL` set (`redis://127.0.0.1:6379/0`), or
 //! a URL given to [`Hub::builder`], it shares channels through Redis with every process
-//! on that server, over ONE subscriber connection for the whole process: it subscribes
-//! to a channel when the channel gets its first local listener and unsubscribes when its
-//! last one leaves. Each event is decoded and encoded once per process; every client of
+//! on that server (Redis 6 or later), over ONE connection for the whole process, which
+//! both listens and sends (RESP3 lets a subscribed connection run commands): it
+//! subscribes to a channel when the channel gets its first local listener and
+//! unsubscribes when its last one leaves. Each event is decoded and encoded once per process; every client of
 //! the channel is sent the same bytes.
 //!
 //! ## What other programs publish

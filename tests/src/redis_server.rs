@@ -80,6 +80,11 @@ impl RedisServer {
         }
     }
 
+    /// How many connections the server has, apart from the one asking.
+    pub fn connections(&self) -> usize {
+        self.text(&["CLIENT", "LIST"]).lines().count() - 1
+    }
+
     /// How many connections of the server are subscribed to something.
     pub fn subscriber_connections(&self) -> usize {
         self.text(&["CLIENT", "LIST"])

@@ -78,6 +78,13 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
                 .expect("sent");
         }
     }
+    if let Some(redis) = &backend.redis {
+        assert_eq!(
+            redis.connections(),
+            1,
+            "the process listens and sends over one connection"
+        );
+    }
     for room in 0..CHANNELS {
         hub.send_event("end", "", &format!("room:r{room}"))
             .await

@@ -1,24 +1,27 @@
-//! The Redis broker: one subscriber connection for the whole process, whatever the number
-//! of clients and channels, and one connection for commands.
+//! The Redis broker: ONE connection for the whole process, whatever the number of
+//! clients and channels. It speaks RESP3, in which a connection that subscribes can still
+//! run commands, and the messages of its subscriptions arrive as pushes; so sending,
+//! reading history and listening share it (Redis 6 or later).
 //!
 //! Sending runs one script: `XADD` to the channel's history stream (trimmed with
 //! `MAXLEN ~`), whose id becomes the event's id, then `PUBLISH` of the envelope with that
 //! id. Redis runs a script atomically, so every instance sees a channel's events in id
 //! order, and a client that resumes reads the same stream wherever it reconnects.
 //!
-//! A background task owns the subscriber connection. The fanout tells it, in order, which
-//! channels gained their first listener and which lost their last; it SUBSCRIBEs and
-//! UNSUBSCRIBEs accordingly, and delivers each message it receives, decoded and encoded
-//! once, to the fanout. When the connection drops it reconnects with backoff, subscribes
-//! again to every channel that still has listeners, and delivers from history what each
-//! missed meanwhile, logging each transition once, not once per client.
+//! A background task listens. The fanout tells it, in order, which channels gained their
+//! first listener and which lost their last; it SUBSCRIBEs and UNSUBSCRIBEs accordingly,
+//! and delivers each message pushed to it, decoded and encoded once, to the fanout. When
+//! the connection drops it reconnects with backoff, subscribes again to every channel
+//! that still has listeners, and delivers from history what each missed meanwhile,
+//! logging each transition once, not once per client.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use redis::aio::{MultiplexedConnection, PubSubSink};
+use redis::aio::{AsyncPushSender, MultiplexedConnection, SendError};
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::mpsc;
 
 use super::fanout::Fanout;
@@ -57,18 +60,29 @@ pub(crate) struct RedisBroker {
 
 impl RedisBroker {
     pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, history: usize) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(|error| {
+        let unusable = |error: redis::RedisError| {
             Error::Config(format!("the Redis URL `{url}` cannot be used: {error}"))
-        })?;
+        };
+        let info = url.into_connection_info().map_err(unusable)?;
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(unusable)?;
         let (changes, receiver) = mpsc::unbounded_channel();
+        let (pushes, pushed) = mpsc::unbounded_channel();
         let commands = Commands {
-            client: client.clone(),
-            connection: Arc::default(),
+            link: Arc::new(Link {
+                client,
+                slot: tokio::sync::Mutex::default(),
+                opened: AtomicU64::new(0),
+                pushes,
+            }),
         };
         Ok(Self {
             subscriber: Mutex::new(Some(Subscriber {
-                client,
                 changes: receiver,
+                pushed,
                 fanout: Arc::downgrade(fanout),
                 commands: commands.clone(),
                 delivered: HashMap::new(),
@@ -109,7 +123,7 @@ impl Broker for RedisBroker {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let mut connection = self.commands.connection().await?;
+            let (opened, mut connection) = self.commands.connection().await?;
             let sent: Result<String, _> = self
                 .send
                 .key(history_key(channel.as_str()))
@@ -120,7 +134,7 @@ impl Broker for RedisBroker {
                 .await;
             match sent {
                 Ok(_) => Ok(()),
-                Err(error) => self.commands.failed(error).await,
+                Err(error) => self.commands.failed(opened, error).await,
             }
         })
     }
@@ -155,32 +169,71 @@ impl Broker for RedisBroker {
     }
 }
 
-/// The connection for commands, opened on first use and again after an error.
+/// The process's connection to Redis, opened on first use and again after it is lost.
 #[derive(Clone)]
 struct Commands {
+    link: Arc<Link>,
+}
+
+struct Link {
     client: redis::Client,
-    connection: Arc<tokio::sync::Mutex<Option<MultiplexedConnection>>>,
+    /// The open connection, and its number.
+    slot: tokio::sync::Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// How many connections were opened: the number of the last one.
+    opened: AtomicU64,
+    /// Where every connection pushes, tagged with its number.
+    pushes: mpsc::UnboundedSender<(u64, PushInfo)>,
+}
+
+/// Pushes of connection number `0`, tagged with it: a push from a connection already
+/// replaced must not be taken for one of the current connection.
+struct Tagged(u64, mpsc::UnboundedSender<(u64, PushInfo)>);
+
+impl AsyncPushSender for Tagged {
+    fn send(&self, info: PushInfo) -> Result<(), SendError> {
+        self.1.send((self.0, info)).map_err(|_| SendError)
+    }
 }
 
 impl Commands {
-    async fn connection(&self) -> Result<MultiplexedConnection, Error> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = &*slot {
-            return Ok(connection.clone());
+    /// The open connection and its number, opening one if there is none.
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection), Error> {
+        let mut slot = self.link.slot.lock().await;
+        if let Some((number, connection)) = &*slot {
+            return Ok((*number, connection.clone()));
         }
-        let connection = self.client.get_multiplexed_async_connection().await?;
-        Ok(slot.insert(connection).clone())
+        let number = self.link.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        let pushes = Tagged(number, self.link.pushes.clone());
+        let config = AsyncConnectionConfig::new().set_push_sender(pushes);
+        let connection = self
+            .link
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        *slot = Some((number, connection.clone()));
+        Ok((number, connection))
     }
 
-    /// Forgets the connection after an error, so the next command opens a new one.
-    async fn failed<T>(&self, error: redis::RedisError) -> Result<T, Error> {
-        *self.connection.lock().await = None;
+    /// Forgets connection `number` if it is still the open one, so that the next command
+    /// opens a new one.
+    async fn forget(&self, number: u64) {
+        let mut slot = self.link.slot.lock().await;
+        if slot.as_ref().is_some_and(|(open, _)| *open == number) {
+            *slot = None;
+        }
+    }
+
+    /// After `error` on connection `number`: forgets the connection if the error broke it.
+    async fn failed<T>(&self, number: u64, error: redis::RedisError) -> Result<T, Error> {
+        if error.is_unrecoverable_error() {
+            self.forget(number).await;
+        }
         Err(error.into())
     }
 
     /// The history entries of `channel` from `start` to `end` (XRANGE syntax), as frames.
     async fn range(&self, channel: &str, start: &str, end: &str) -> Result<Vec<Frame>, Error> {
-        let mut connection = self.connection().await?;
+        let (opened, mut connection) = self.connection().await?;
         let reply: redis::RedisResult<redis::streams::StreamRangeReply> = redis::cmd("XRANGE")
             .arg(history_key(channel))
             .arg(start)
@@ -189,7 +242,7 @@ impl Commands {
             .await;
         let reply = match reply {
             Ok(reply) => reply,
-            Err(error) => return self.failed(error).await,
+            Err(error) => return self.failed(opened, error).await,
         };
         Ok(reply
             .ids
@@ -202,10 +255,10 @@ impl Commands {
     }
 }
 
-/// The task that holds the subscriber connection.
+/// The task that listens: it subscribes the connection and takes its pushes.
 struct Subscriber {
-    client: redis::Client,
     changes: mpsc::UnboundedReceiver<Change>,
+    pushed: mpsc::UnboundedReceiver<(u64, PushInfo)>,
     fanout: Weak<Fanout>,
     commands: Commands,
     /// The id of the last event delivered on each channel with listeners: where to fill
@@ -244,19 +297,20 @@ impl Subscriber {
     }
 
     async fn connect_and_serve(&mut self, down: &mut bool, retry: &mut Duration) -> Stop {
-        let pubsub = match self.client.get_async_pubsub().await {
-            Ok(pubsub) => pubsub,
+        let (opened, mut connection) = match self.commands.connection().await {
+            Ok(open) => open,
             Err(error) => return Stop::ConnectionLost(error.to_string()),
         };
-        let (mut sink, mut messages) = pubsub.split();
+        let lost = |error: redis::RedisError| Stop::ConnectionLost(error.to_string());
         let Some(fanout) = self.fanout.upgrade() else {
             return Stop::HubGone;
         };
         // Everything that has listeners now; changes queued meanwhile are applied after,
         // in order, and subscribing twice is harmless.
         for channel in fanout.channel_names() {
-            if let Err(error) = subscribe(&mut sink, &fanout, &channel).await {
-                return Stop::ConnectionLost(error.to_string());
+            if let Err(error) = subscribe(&mut connection, &fanout, &channel).await {
+                self.commands.forget(opened).await;
+                return lost(error);
             }
         }
         if let Err(error) = self.fill_gaps(&fanout).await {
@@ -274,24 +328,38 @@ impl Subscriber {
                     let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
                     let done = match change {
                         None => return Stop::HubGone,
-                        Some(Change::Listen(channel)) => subscribe(&mut sink, &fanout, &channel).await,
+                        Some(Change::Listen(channel)) => subscribe(&mut connection, &fanout, &channel).await,
                         Some(Change::Unlisten(channel)) => {
                             self.delivered.remove(&channel);
-                            sink.unsubscribe(channel.as_str()).await
+                            connection.unsubscribe(channel.as_str()).await
                         }
                     };
                     if let Err(error) = done {
-                        return Stop::ConnectionLost(error.to_string());
+                        self.commands.forget(opened).await;
+                        return lost(error);
                     }
                 }
-                message = messages.next() => {
-                    let Some(message) = message else {
-                        return Stop::ConnectionLost("the connection closed".into());
-                    };
-                    let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
-                    let channel = message.get_channel_name();
-                    if let Some(frame) = frame(channel, message.get_payload_bytes()) {
-                        self.deliver(&fanout, channel, frame);
+                pushed = self.pushed.recv() => {
+                    let Some((from, push)) = pushed else { return Stop::HubGone };
+                    if from != opened {
+                        continue;
+                    }
+                    match push.kind {
+                        PushKind::Message => {
+                            let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
+                            if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] = &push.data[..] {
+                                let channel = String::from_utf8_lossy(channel);
+                                if let Some(frame) = frame(&channel, payload) {
+                                    self.deliver(&fanout, &channel, frame);
+                                }
+                            }
+                        }
+                        PushKind::Disconnection => {
+                            self.commands.forget(opened).await;
+                            return Stop::ConnectionLost("the connection closed".into());
+                        }
+                        // Confirmations of SUBSCRIBE and UNSUBSCRIBE.
+                        _ => {}
                     }
                 }
             }
@@ -335,11 +403,11 @@ impl Subscriber {
 }
 
 async fn subscribe(
-    sink: &mut PubSubSink,
+    connection: &mut MultiplexedConnection,
     fanout: &Fanout,
     channel: &ChannelName,
 ) -> redis::RedisResult<()> {
-    sink.subscribe(channel.as_str()).await?;
+    connection.subscribe(channel.as_str()).await?;
     fanout.set_ready(channel.as_str(), true);
     Ok(())
 }
