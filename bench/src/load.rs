@@ -15,6 +15,10 @@ use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// How long opening all the connections of a scenario may take; those not open by then
+/// count as not held.
+const OPENING_LIMIT: Duration = Duration::from_secs(60);
+
 /// The most bytes handed to a connection's parser at a time.
 const PARSER_PIECE: usize = 256;
 
@@ -49,12 +53,21 @@ fn now_ns() -> u128 {
 pub(crate) async fn open(addr: SocketAddr, path: &str, count: usize, parallel: usize) -> Load {
     let (stop, stopped) = watch::channel(false);
     let received = Arc::new(AtomicU64::new(0));
+    // A server that cannot accept (out of file descriptors) would otherwise keep each
+    // handshake waiting for its timeout, a batch at a time.
+    let deadline = Instant::now() + OPENING_LIMIT;
     let opened: Vec<Option<JoinHandle<Seen>>> = stream::iter(0..count)
         .map(|index| {
             let stopped = stopped.clone();
             let path = path.to_owned();
             let received = received.clone();
-            async move { connect(addr, &path, index, stopped, received).await }
+            async move {
+                let connecting = connect(addr, &path, index, stopped, received);
+                tokio::time::timeout_at(deadline.into(), connecting)
+                    .await
+                    .ok()
+                    .flatten()
+            }
         })
         .buffer_unordered(parallel)
         .collect()
