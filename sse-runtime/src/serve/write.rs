@@ -4,6 +4,7 @@ use std::io::{self, IoSlice};
 use std::time::SystemTime;
 
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use axum::http::response::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -32,7 +33,7 @@ pub(super) async fn response(
     keep_alive: bool,
     pending: &mut Vec<u8>,
 ) -> Written {
-    let (parts, body) = response.into_parts();
+    let (parts, mut body) = response.into_parts();
     let keep_alive = keep_alive
         && !parts
             .headers
@@ -45,38 +46,9 @@ pub(super) async fn response(
     let length = body.size_hint().exact();
     let chunked = !bodiless && length.is_none();
 
-    let mut head = Vec::with_capacity(256);
-    head.extend_from_slice(b"HTTP/1.1 ");
-    head.extend_from_slice(status.as_str().as_bytes());
-    head.push(b' ');
-    head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    head.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        // The framing is this writer's to say.
-        if name != CONTENT_LENGTH && name != TRANSFER_ENCODING {
-            line(&mut head, name.as_str(), value.as_bytes());
-        }
-    }
-    if !parts.headers.contains_key(DATE) {
-        let date = httpdate::fmt_http_date(SystemTime::now());
-        line(&mut head, DATE.as_str(), date.as_bytes());
-    }
-    if chunked {
-        line(&mut head, TRANSFER_ENCODING.as_str(), b"chunked");
-    } else if let (false, Some(length)) = (bodiless, length) {
-        line(
-            &mut head,
-            CONTENT_LENGTH.as_str(),
-            length.to_string().as_bytes(),
-        );
-    }
-    if !keep_alive && !parts.headers.contains_key(CONNECTION) {
-        line(&mut head, CONNECTION.as_str(), b"close");
-    }
-    head.extend_from_slice(b"\r\n");
+    let head = head(&parts, length.filter(|_| !bodiless), chunked, keep_alive);
     drop(parts);
 
-    let mut body = body;
     let mut out = Out {
         head: Some(Bytes::from(head)),
         chunked,
@@ -200,6 +172,42 @@ impl Out {
             None => write_all(tcp, head.chain(std::mem::take(&mut self.many)).chain(end)).await,
         }
     }
+}
+
+/// The status line and headers: the app's, a `Date` if it gave none, and the framing
+/// (`length` for a body of known length, or `chunked`) and `Connection: close` that are
+/// this writer's to say.
+fn head(parts: &Parts, length: Option<u64>, chunked: bool, keep_alive: bool) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(parts.status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        // The framing is this writer's to say, and so is `close`.
+        let ours = name == CONTENT_LENGTH
+            || name == TRANSFER_ENCODING
+            || (name == CONNECTION && !keep_alive);
+        if !ours {
+            line(&mut head, name.as_str(), value.as_bytes());
+        }
+    }
+    if !parts.headers.contains_key(DATE) {
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        line(&mut head, DATE.as_str(), date.as_bytes());
+    }
+    if chunked {
+        line(&mut head, TRANSFER_ENCODING.as_str(), b"chunked");
+    } else if let Some(length) = length {
+        let length = length.to_string();
+        line(&mut head, CONTENT_LENGTH.as_str(), length.as_bytes());
+    }
+    if !keep_alive {
+        line(&mut head, CONNECTION.as_str(), b"close");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
 }
 
 fn line(head: &mut Vec<u8>, name: &str, value: &[u8]) {
