@@ -208,6 +208,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // A wrapper's server is its child.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("pkill").args(["-KILL", "-P", &pid]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
