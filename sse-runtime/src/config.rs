@@ -1,5 +1,7 @@
 //! The one place a hub is configured: the environment, or a builder.
 
+use std::time::Duration;
+
 use crate::error::Error;
 use crate::hub::Hub;
 
@@ -15,6 +17,9 @@ pub const DEFAULT_HISTORY: usize = 1000;
 
 /// How many channels the embedded hub keeps a history for, by default.
 pub const DEFAULT_HISTORY_CHANNELS: usize = 10_000;
+
+/// How long Redis keeps a channel's history after its last event, by default: a day.
+pub const DEFAULT_HISTORY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The settings of a [`Hub`]: the seed's `REDIS_SSEQUEUE_CONNECTION_SETTINGS`.
 ///
@@ -40,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) client_queue: usize,
     pub(crate) history: usize,
     pub(crate) history_channels: usize,
+    pub(crate) history_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +55,7 @@ impl Default for Settings {
             client_queue: DEFAULT_CLIENT_QUEUE,
             history: DEFAULT_HISTORY,
             history_channels: DEFAULT_HISTORY_CHANNELS,
+            history_ttl: DEFAULT_HISTORY_TTL,
         }
     }
 }
@@ -85,9 +92,20 @@ impl HubBuilder {
     }
 
     /// How many channels the embedded hub keeps a history for (default 10,000); the
-    /// channel sent to least recently is forgotten first. Redis keeps every channel's.
+    /// channel sent to least recently is forgotten first. Redis keeps every channel's,
+    /// each for [`history_ttl`](Self::history_ttl) after its last event.
     pub fn history_channels(mut self, channels: usize) -> Self {
         self.settings.history_channels = channels;
+        self
+    }
+
+    /// How long Redis keeps a channel's history after the channel's last event (default
+    /// a day, in whole seconds, at least one), so that channels nobody sends to any more
+    /// cost nothing after that; a client resuming from such a channel gets a reset. The
+    /// embedded hub bounds its histories with [`history_channels`](Self::history_channels)
+    /// instead.
+    pub fn history_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.history_ttl = ttl;
         self
     }
 

@@ -184,7 +184,8 @@ pub use buffer::{Flush, Sse};
 pub use channel::{ChannelName, MAX_CHANNEL_LEN};
 pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
 pub use config::{
-    HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, REDIS_URL_VAR,
+    HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS,
+    DEFAULT_HISTORY_TTL, REDIS_URL_VAR,
 };
 pub use error::Error;
 pub use event::{Event, Field};

@@ -140,3 +140,28 @@ async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {
         assert_eq!(live.data, "live", "the live stream follows the reset");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_of_a_channel_nobody_sends_to_expires_on_redis() {
+    let backend = Backend::redis();
+    let redis = backend.redis.as_ref().expect("a Redis backend");
+    let lasting = backend.hub();
+    lasting.send_event("n", "1", "room:lasting").await.unwrap();
+    let ttl = redis.query(&["TTL", "sse:history:room:lasting"]).unwrap();
+    let day = sse_runtime::DEFAULT_HISTORY_TTL.as_secs() as i64;
+    assert!(
+        matches!(ttl, redis::Value::Int(seconds) if (day - 5..=day).contains(&seconds)),
+        "a day by default: {ttl:?}"
+    );
+
+    let brief = backend.hub_with(|hub| hub.history_ttl(Duration::from_secs(1)));
+    brief.send_event("n", "1", "room:brief").await.unwrap();
+    let exists = || redis.query(&["EXISTS", "sse:history:room:brief"]).unwrap();
+    assert_eq!(exists(), redis::Value::Int(1));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        exists(),
+        redis::Value::Int(0),
+        "gone a second after the last event"
+    );
+}

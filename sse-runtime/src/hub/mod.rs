@@ -103,7 +103,7 @@ impl Hub {
     pub(crate) fn from_settings(settings: &Settings) -> Result<Hub, Error> {
         let fanout = Arc::new(Fanout::new(settings.client_queue));
         let broker: Arc<dyn Broker> = match &settings.redis_url {
-            Some(url) => Arc::new(redis::RedisBroker::new(&fanout, url, settings.history)?),
+            Some(url) => Arc::new(redis::RedisBroker::new(&fanout, url, settings)?),
             None => Arc::new(embedded::Embedded::new(
                 &fanout,
                 settings.history,

@@ -28,12 +28,15 @@ use super::fanout::Fanout;
 use super::history::{EventId, Frame, Resume};
 use super::{payload, BoxFuture, Broker};
 use crate::channel::ChannelName;
+use crate::config::Settings;
 use crate::error::Error;
 use crate::event::Event;
 
-/// XADD to the history, then PUBLISH with the id XADD gave, atomically.
+/// XADD to the history, renew its time to live, then PUBLISH with the id XADD gave,
+/// atomically.
 const SEND: &str = r#"
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', ARGV[3], '{"$sse":1,"id":"' .. id .. '"' .. ARGV[2])
 return id
 "#;
@@ -56,10 +59,12 @@ pub(crate) struct RedisBroker {
     commands: Commands,
     send: redis::Script,
     history: usize,
+    /// Seconds a history outlives its channel's last event.
+    history_ttl: u64,
 }
 
 impl RedisBroker {
-    pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, history: usize) -> Result<Self, Error> {
+    pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, settings: &Settings) -> Result<Self, Error> {
         let unusable = |error: redis::RedisError| {
             Error::Config(format!("the Redis URL `{url}` cannot be used: {error}"))
         };
@@ -91,7 +96,8 @@ impl RedisBroker {
             commands,
             send: redis::Script::new(SEND),
             // A stream trimmed to nothing would leave no id to resume from.
-            history: history.max(1),
+            history: settings.history.max(1),
+            history_ttl: settings.history_ttl.as_secs().max(1),
         })
     }
 
@@ -130,6 +136,7 @@ impl Broker for RedisBroker {
                 .arg(self.history)
                 .arg(payload::encode_after_id(event))
                 .arg(channel.as_str())
+                .arg(self.history_ttl)
                 .invoke_async(&mut connection)
                 .await;
             match sent {
