@@ -2,8 +2,10 @@
 //! own HTTP/1.1 writer, anything else through hyper, on one connection, in order.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -26,6 +28,12 @@ fn app() -> Router {
             }),
         )
         .route("/nothing", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/peer", get(peer).post(peer))
+}
+
+/// The address the request came from, as the handler sees it.
+async fn peer(ConnectInfo(from): ConnectInfo<SocketAddr>) -> String {
+    format!("from {}", from.ip())
 }
 
 /// Writes `requests` on one connection and reads until the server closes it.
@@ -129,4 +137,18 @@ async fn a_malformed_request_gets_400_from_hyper() {
         answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn handlers_get_the_client_address_whoever_answers() {
+    let answer = exchange(concat!(
+        "GET /peer HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /peer HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ))
+    .await;
+    let responses = responses(&answer);
+    assert_eq!(responses.len(), 2, "{answer}");
+    for response in responses {
+        assert!(response.ends_with("\r\n\r\nfrom 127.0.0.1"), "{response}");
+    }
 }

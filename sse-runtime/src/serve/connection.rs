@@ -2,17 +2,21 @@
 //! here, and an open stream holds no buffer at all; the first request of any other kind
 //! hands the connection to hyper, with the bytes already read.
 
+use std::convert::Infallible;
 use std::future::poll_fn;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use axum::Router;
 use bytes::{Buf, Bytes};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -23,7 +27,12 @@ use super::write::{self, Written};
 
 /// Serves the requests of `tcp` until the client leaves or, between two requests, `stop`
 /// turns true.
-pub(super) async fn run(tcp: TcpStream, app: Router, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) {
     // Bytes read and not yet answered: a request head, or the start of one.
     let mut pending = Vec::new();
     loop {
@@ -33,13 +42,18 @@ pub(super) async fn run(tcp: TcpStream, app: Router, mut stop: watch::Receiver<b
         };
         let (request, keep_alive) = match next {
             Ok(Next::Simple(request, keep_alive)) => (request, keep_alive),
-            Ok(Next::Other) => return hand_to_hyper(tcp, pending, app, stop).await,
+            Ok(Next::Other) => {
+                let app = WithPeer { app, peer };
+                return hand_to_hyper(tcp, pending, app, stop).await;
+            }
             Ok(Next::Closed) | Err(_) => return,
         };
         // Nothing is held while the response streams.
         if pending.is_empty() {
             pending = Vec::new();
         }
+        let mut request = request;
+        request.extensions_mut().insert(ConnectInfo(peer));
         let response = call(&app, request).await;
         match write::response(&tcp, response, keep_alive, &mut pending).await {
             Written::KeepAlive => {}
@@ -85,7 +99,7 @@ async fn next_request(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<Next
 }
 
 /// The app's response to `request`.
-async fn call(app: &Router, request: Request) -> axum::response::Response {
+async fn call(app: &Router, request: Request) -> Response {
     let mut app = app.clone();
     // A router is always ready; asking is the contract of `Service`.
     let Ok(()) = poll_fn(|cx| Service::<Request>::poll_ready(&mut app, cx)).await;
@@ -97,21 +111,39 @@ async fn call(app: &Router, request: Request) -> axum::response::Response {
 async fn hand_to_hyper(
     tcp: TcpStream,
     pending: Vec<u8>,
-    app: Router,
+    app: WithPeer,
     mut stop: watch::Receiver<bool>,
 ) {
     let io = Replay {
         read: Bytes::from(pending),
         tcp,
     };
-    let service = TowerToHyperService::new(app);
-    let mut connection = pin!(http1::Builder::new().serve_connection(TokioIo::new(io), service));
+    let mut connection = pin!(http1::Builder::new().serve_connection(TokioIo::new(io), app));
     tokio::select! {
         _ = connection.as_mut() => {}
         () = stopped(&mut stop) => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }
+    }
+}
+
+/// The app, for hyper, with each request told where it comes from.
+struct WithPeer {
+    app: Router,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<Request<Incoming>> for WithPeer {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        // A router is always ready, and each call works on a clone, as hyper-util's
+        // adapter does.
+        self.app.clone().call(request)
     }
 }
 

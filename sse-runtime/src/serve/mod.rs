@@ -15,6 +15,10 @@
 //! are answered exactly as before, `400` and `431` included. Pipelined requests are
 //! answered in order across the two.
 //!
+//! Every request carries the client's address as an extension, so that handlers can take
+//! `ConnectInfo<SocketAddr>` as they do under `axum::serve` with
+//! `into_make_service_with_connect_info`.
+//!
 //! HTTP/2 is left to `axum::serve`: event streams are HTTP/1.1 traffic in practice (a
 //! browser's `EventSource` over HTTP/2 goes through a proxy that speaks HTTP/1.1
 //! upstream). Trailers of a response body are not sent, as hyper sends them only to
@@ -68,9 +72,9 @@ pub async fn serve_with_shutdown(
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let mut signal = pin!(signal);
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, or a connection reset before it was
                     // accepted: wait a little rather than spin.
@@ -87,7 +91,7 @@ pub async fn serve_with_shutdown(
         let stop = stop.clone();
         let open = open.clone();
         tokio::spawn(async move {
-            connection::run(tcp, app, stop).await;
+            connection::run(tcp, peer, app, stop).await;
             drop(open);
         });
     }
