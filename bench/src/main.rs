@@ -139,6 +139,8 @@ impl Figures {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    /// Run under `SSE_BENCH_WRAP`.
+    wrapped: bool,
 }
 
 impl Server {
@@ -170,6 +172,7 @@ impl Server {
         Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            wrapped: !wrap.trim().is_empty(),
         }
     }
 
@@ -208,9 +211,18 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // A wrapper's server is its child.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("pkill").args(["-KILL", "-P", &pid]).status();
+        if self.wrapped {
+            // The server is the wrapper's child: ask it to end, and give the wrapper (a
+            // profiler) time to write what it saw.
+            let pid = self.child.id().to_string();
+            let _ = Command::new("pkill")
+                .args(["-TERM", "-P", &pid, "-f", "sse-bench server"])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
