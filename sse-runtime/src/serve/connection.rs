@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
@@ -36,43 +36,50 @@ pub(super) async fn run(
     // Bytes read and not yet answered: a request head, or the start of one.
     let mut pending = Vec::new();
     loop {
-        let next = tokio::select! {
-            next = next_request(&tcp, &mut pending) => next,
-            () = stopped(&mut stop) => return,
-        };
-        let (request, keep_alive) = match next {
-            Ok(Next::Simple(request, keep_alive)) => (request, keep_alive),
-            Ok(Next::Other) => {
-                let app = WithPeer { app, peer };
-                return hand_to_hyper(tcp, pending, app, stop).await;
+        // In blocks of their own, so that neither the request nor the response is held
+        // in this task while the response streams.
+        let writing = {
+            let (response, keep_alive) = {
+                let next = tokio::select! {
+                    next = next_request(&tcp, &mut pending) => next,
+                    () = stopped(&mut stop) => return,
+                };
+                let (mut request, keep_alive) = match next {
+                    Ok(Next::Simple(request, keep_alive)) => (request, keep_alive),
+                    Ok(Next::Other) => {
+                        // Boxed: hyper's connection is larger than all the rest, and
+                        // every connection's task would be sized for it.
+                        let app = WithPeer { app, peer };
+                        return Box::pin(hand_to_hyper(tcp, pending, app, stop)).await;
+                    }
+                    Ok(Next::Closed) | Err(_) => return,
+                };
+                request.extensions_mut().insert(ConnectInfo(peer));
+                (call(&app, *request).await, keep_alive)
+            };
+            // Nor a buffer.
+            if pending.is_empty() {
+                pending = Vec::new();
             }
-            Ok(Next::Closed) | Err(_) => return,
+            write::response(&tcp, response, keep_alive, &mut pending)
         };
-        // Nothing is held while the response streams.
-        if pending.is_empty() {
-            pending = Vec::new();
-        }
-        let mut request = request;
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let response = call(&app, request).await;
-        match write::response(&tcp, response, keep_alive, &mut pending).await {
+        match writing.await {
             Written::KeepAlive => {}
             Written::Close => return,
         }
     }
 }
 
-// Made once per request and taken apart at once, like `Parsed`.
-#[allow(clippy::large_enum_variant)]
 enum Next {
-    Simple(Request, bool),
+    Simple(Box<Request>, bool),
     Other,
     Closed,
 }
 
-/// Reads until `pending` starts with a whole request head, and takes it off.
+/// Reads until `pending` starts with a whole request head, and takes it off. (Polled by
+/// hand, like the writes: see `write_all`.)
 async fn next_request(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<Next> {
-    loop {
+    poll_fn(|cx| loop {
         if !pending.is_empty() {
             match request::parse(pending) {
                 Parsed::Partial => {}
@@ -82,20 +89,21 @@ async fn next_request(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<Next
                     len,
                 } => {
                     pending.drain(..len);
-                    return Ok(Next::Simple(request, keep_alive));
+                    return Poll::Ready(Ok(Next::Simple(request, keep_alive)));
                 }
-                Parsed::Other => return Ok(Next::Other),
+                Parsed::Other => return Poll::Ready(Ok(Next::Other)),
             }
         }
-        tcp.readable().await?;
+        ready!(tcp.poll_read_ready(cx))?;
         pending.reserve(1024);
         match tcp.try_read_buf(pending) {
-            Ok(0) => return Ok(Next::Closed),
+            Ok(0) => return Poll::Ready(Ok(Next::Closed)),
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Err(error),
+            Err(error) => return Poll::Ready(Err(error)),
         }
-    }
+    })
+    .await
 }
 
 /// The app's response to `request`.

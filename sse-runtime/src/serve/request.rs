@@ -10,15 +10,14 @@ pub(super) const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 
 /// What the bytes read so far hold.
-// Made once per request and taken apart at once: boxing the request would only add an
-// allocation.
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Parsed {
     /// Not a whole head yet.
     Partial,
     /// A GET with no body over HTTP/1.1, answered here. `len` bytes of head were read.
     Simple {
-        request: Request<Body>,
+        // Boxed: the futures that pass it on would otherwise keep room for it while a
+        // response streams.
+        request: Box<Request<Body>>,
         keep_alive: bool,
         len: usize,
     },
@@ -38,7 +37,7 @@ pub(super) fn parse(bytes: &[u8]) -> Parsed {
     };
     match simple(&head) {
         Some((request, keep_alive)) => Parsed::Simple {
-            request,
+            request: Box::new(request),
             keep_alive,
             len,
         },
@@ -93,7 +92,7 @@ mod tests {
                 request,
                 keep_alive,
                 len,
-            } => (request, keep_alive, len),
+            } => (*request, keep_alive, len),
             Parsed::Partial => panic!("partial: {head:?}"),
             Parsed::Other => panic!("other: {head:?}"),
         }

@@ -1,8 +1,11 @@
 //! Writing a response: its head, then its body as it comes, each frame as one chunk.
 
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::task::{ready, Poll};
 use std::time::SystemTime;
 
+use axum::body::Body;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use axum::http::response::Parts;
 use axum::http::StatusCode;
@@ -27,13 +30,16 @@ pub(super) enum Written {
 /// Writes `response` to `tcp`. While the body streams, whatever the client sends is
 /// kept in `pending` (a pipelined request), and the client closing the connection
 /// ends the response at once.
-pub(super) async fn response(
-    tcp: &TcpStream,
+///
+/// The head is made before the future, so that the future holds only what the body's
+/// streaming needs: it lives as long as the stream, in every connection's task.
+pub(super) fn response<'a>(
+    tcp: &'a TcpStream,
     response: Response,
     keep_alive: bool,
-    pending: &mut Vec<u8>,
-) -> Written {
-    let (parts, mut body) = response.into_parts();
+    pending: &'a mut Vec<u8>,
+) -> impl Future<Output = Written> + 'a {
+    let (parts, body) = response.into_parts();
     let keep_alive = keep_alive
         && !parts
             .headers
@@ -47,15 +53,25 @@ pub(super) async fn response(
     let chunked = !bodiless && length.is_none();
 
     let head = head(&parts, length.filter(|_| !bodiless), chunked, keep_alive);
-    drop(parts);
-
-    let mut out = Out {
+    let out = Out {
         head: Some(Bytes::from(head)),
         chunked,
         one: None,
         many: BytesMut::new(),
         end: false,
     };
+    stream(tcp, body, out, bodiless, keep_alive, pending)
+}
+
+/// Writes the head in `out`, then the body as it comes.
+async fn stream(
+    tcp: &TcpStream,
+    mut body: Body,
+    mut out: Out,
+    bodiless: bool,
+    keep_alive: bool,
+    pending: &mut Vec<u8>,
+) -> Written {
     // A body that is ready (a page, a JSON document) leaves with its head in one write;
     // a stream's head leaves at once, before its first event.
     let mut next = body.frame().now_or_never();
@@ -235,37 +251,44 @@ fn chunk_size(len: usize, line: &mut [u8; CHUNK_SIZE_LEN]) -> &[u8] {
 }
 
 /// Writes all of `buf`, its pieces in one `writev` where the socket takes them.
+///
+/// Polled by hand rather than through `writable().await`, as is `client_gone`: the
+/// futures of readiness would take their room in every connection's task.
 async fn write_all(tcp: &TcpStream, mut buf: impl Buf) -> io::Result<()> {
-    while buf.has_remaining() {
-        tcp.writable().await?;
-        let mut slices = [IoSlice::new(&[]); 8];
-        let count = buf.chunks_vectored(&mut slices);
-        match tcp.try_write_vectored(&slices[..count]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(written) => buf.advance(written),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Err(error),
+    poll_fn(|cx| {
+        while buf.has_remaining() {
+            ready!(tcp.poll_write_ready(cx))?;
+            let mut slices = [IoSlice::new(&[]); 8];
+            let count = buf.chunks_vectored(&mut slices);
+            match tcp.try_write_vectored(&slices[..count]) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(written) => buf.advance(written),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
         }
-    }
-    Ok(())
+        Poll::Ready(Ok(()))
+    })
+    .await
 }
 
 /// Completes when the client closes its side of the connection (or sends more than a
 /// request head's worth of bytes while the response streams).
 async fn client_gone(tcp: &TcpStream, pending: &mut Vec<u8>) {
-    loop {
-        if tcp.readable().await.is_err() {
-            return;
+    poll_fn(|cx| loop {
+        if ready!(tcp.poll_read_ready(cx)).is_err() {
+            return Poll::Ready(());
         }
         let mut chunk = [0u8; 512];
         match tcp.try_read(&mut chunk) {
-            Ok(0) => return,
-            Ok(read) if pending.len() + read > MAX_HEAD => return,
+            Ok(0) => return Poll::Ready(()),
+            Ok(read) if pending.len() + read > MAX_HEAD => return Poll::Ready(()),
             Ok(read) => pending.extend_from_slice(&chunk[..read]),
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
+            Err(_) => return Poll::Ready(()),
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]
