@@ -23,11 +23,12 @@ use axum::response::{IntoResponse, Response};
 use crate::channel::ChannelName;
 use crate::error::Error;
 use crate::event::Event;
+use crate::generator::Generator;
 use crate::hub::history::{EventId, Frame, Resume};
 use crate::hub::{Ended, Hub};
 use crate::last_event_id::LastEventId;
-use crate::private::{registered_generator, Options};
-use crate::response::refusal;
+use crate::private::Options;
+use crate::response::{refusal, SseResponse};
 use crate::streams::Registration;
 
 /// How long a new client waits for the broker to deliver its channel before its stream
@@ -123,7 +124,7 @@ enum Missed {
     /// Nothing: a first connection.
     Nothing,
     /// The events after its `Last-Event-ID`.
-    Events(Vec<Frame>, Option<EventId>),
+    Events(Vec<Frame>, EventId),
     /// Its `Last-Event-ID` is not in the history.
     Unknown(String),
     /// The history cannot be read now (Redis is down).
@@ -146,18 +147,22 @@ async fn stream_channel(
     subscription.ready_within(READY_WAIT).await;
     let missed = match last_event_id {
         None => Missed::Nothing,
-        Some(last) => match hub.resume(&channel, &last).await {
-            Ok(Resume::After(frames)) => Missed::Events(frames, last.parse().ok()),
-            Ok(Resume::Unknown) => Missed::Unknown(last),
-            Err(error) => Missed::Unavailable(error),
+        // An id this crate never issued is one the history does not hold.
+        Some(last) => match last.parse::<EventId>() {
+            Err(()) => Missed::Unknown(last),
+            Ok(id) => match hub.resume(&channel, id).await {
+                Ok(Resume::After(frames)) => Missed::Events(frames, id),
+                Ok(Resume::Unknown) => Missed::Unknown(last),
+                Err(error) => Missed::Unavailable(error),
+            },
         },
     };
-    registered_generator(registration, view, options, move |mut sse| async move {
+    let frames = Generator::new(view, move |mut sse| async move {
         let mut seen = None;
         match missed {
             Missed::Nothing => {}
             Missed::Events(frames, last) => {
-                seen = last;
+                seen = Some(last);
                 for batch in frames.chunks(BATCH) {
                     for frame in batch {
                         sse.add_encoded(&frame.bytes);
@@ -178,7 +183,7 @@ async fn stream_channel(
                 return;
             }
         }
-        // Until when the stream counts as busy: `BUSY` after its last write.
+        // Until when the stream counts as busy: `BUSY` after its last event came.
         let mut busy_until = Instant::now();
         loop {
             let first = match subscription.recv().await {
@@ -195,7 +200,8 @@ async fn stream_channel(
             };
             // A busy stream lets the scheduler go round a few times before it writes,
             // so that a burst goes out in one write rather than a system call per event.
-            if Instant::now() < busy_until {
+            let now = Instant::now();
+            if now < busy_until {
                 for _ in 0..GATHER_ROUNDS {
                     if subscription.queued() + 1 >= BATCH {
                         break;
@@ -203,7 +209,7 @@ async fn stream_channel(
                     tokio::task::yield_now().await;
                 }
             }
-            busy_until = Instant::now() + BUSY;
+            busy_until = now + BUSY;
             // What queued meanwhile goes out in the same write; a lone event goes out
             // without a copy.
             let mut queued = std::iter::from_fn(|| subscription.try_recv()).take(BATCH);
@@ -223,7 +229,10 @@ async fn stream_channel(
                 }
             }
         }
-    })
+    });
+    options
+        .apply(SseResponse::new(frames))
+        .into_registered_response(registration)
 }
 
 /// The most events written together when a client has several queued.

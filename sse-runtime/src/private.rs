@@ -20,7 +20,6 @@ pub use crate::channel_view::{
 use crate::generator::Generator;
 pub use crate::generator::ViewOutcome;
 use crate::response::SseResponse;
-use crate::streams::Registration;
 use crate::{KeepAlive, Sse};
 pub use axum::http::request::Parts;
 pub use std::future::Future as FutureTrait;
@@ -50,7 +49,7 @@ impl Options {
         self
     }
 
-    fn apply<S>(self, response: SseResponse<S>) -> SseResponse<S> {
+    pub(crate) fn apply<S>(self, response: SseResponse<S>) -> SseResponse<S> {
         let response = response.keep_alive(self.keep_alive);
         match self.retry {
             Some(retry) => response.retry(retry),
@@ -72,22 +71,6 @@ where
     options
         .apply(SseResponse::new(Generator::new(view, body)))
         .into_response()
-}
-
-/// [`generator`] for a stream that registered among the open streams already.
-pub(crate) fn registered_generator<R, F>(
-    registration: Registration,
-    view: &'static str,
-    options: Options,
-    body: impl FnOnce(Sse) -> F,
-) -> Response
-where
-    F: Future<Output = R> + Send + 'static,
-    R: ViewOutcome,
-{
-    options
-        .apply(SseResponse::new(Generator::new(view, body)))
-        .into_registered_response(registration)
 }
 
 /// Compiles only if `T` can be extracted from request parts with state `S`.

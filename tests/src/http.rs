@@ -29,16 +29,6 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
-/// Serves `app` with `axum::serve` on a free port of 127.0.0.1, until the test ends.
-pub async fn serve_with_axum(app: Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    addr
-}
-
 /// One client connection holding one response. Dropping it closes the connection.
 pub struct Client {
     /// The status of the response.

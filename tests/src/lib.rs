@@ -6,4 +6,4 @@ mod http;
 pub mod logs;
 pub mod redis_server;
 
-pub use http::{serve, serve_with_axum, take_events, Client, PATIENCE};
+pub use http::{serve, take_events, Client, PATIENCE};

@@ -176,11 +176,12 @@ impl Hub {
     }
 
     /// What a client that last saw `last` missed on `channel`.
-    pub(crate) async fn resume(&self, channel: &ChannelName, last: &str) -> Result<Resume, Error> {
-        match last.parse::<EventId>() {
-            Ok(last) => self.broker.resume(channel, last).await,
-            Err(()) => Ok(Resume::Unknown),
-        }
+    pub(crate) async fn resume(
+        &self,
+        channel: &ChannelName,
+        last: EventId,
+    ) -> Result<Resume, Error> {
+        self.broker.resume(channel, last).await
     }
 
     /// Listens to `channel`: the events sent to it from now on, encoded.

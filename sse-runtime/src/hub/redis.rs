@@ -152,16 +152,16 @@ impl Broker for RedisBroker {
         last: EventId,
     ) -> BoxFuture<'a, Result<Resume, Error>> {
         Box::pin(async move {
-            let last = last.to_string();
-            let channel = channel.as_str();
-            if self.commands.range(channel, &last, &last).await?.is_empty() {
+            // One read from `last` on: the history holds `last` if it comes first.
+            let mut from_last = self
+                .commands
+                .range(channel.as_str(), &last.to_string(), "+")
+                .await?;
+            if from_last.first().and_then(|frame| frame.id) != Some(last) {
                 return Ok(Resume::Unknown);
             }
-            let after = self
-                .commands
-                .range(channel, &format!("({last}"), "+")
-                .await?;
-            Ok(Resume::After(after))
+            from_last.remove(0);
+            Ok(Resume::After(from_last))
         })
     }
 
