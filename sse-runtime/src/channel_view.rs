@@ -21,19 +21,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::channel::ChannelName;
-use crate::error::Error;
 use crate::event::Event;
 use crate::generator::Generator;
-use crate::hub::history::{EventId, Frame, Resume};
-use crate::hub::{Ended, Hub};
+use crate::hub::{Hub, Start};
 use crate::last_event_id::LastEventId;
 use crate::private::Options;
 use crate::response::{refusal, SseResponse};
 use crate::streams::Registration;
-
-/// How long a new client waits for the broker to deliver its channel before its stream
-/// opens anyway (it then receives events once the broker is back).
-const READY_WAIT: Duration = Duration::from_secs(2);
 
 /// What the attribute of a channel view says, implemented by the view's hidden companion.
 pub trait ChannelSource<S>: Clone + Send + Sync + 'static {
@@ -119,20 +113,9 @@ where
 /// must reload whatever it built from the events, then it gets the live stream.
 pub const RESET_EVENT: &str = "sse-reset";
 
-/// What a client missed before it connected.
-enum Missed {
-    /// Nothing: a first connection.
-    Nothing,
-    /// The events after its `Last-Event-ID`.
-    Events(Vec<Frame>, EventId),
-    /// Its `Last-Event-ID` is not in the history.
-    Unknown(String),
-    /// The history cannot be read now (Redis is down).
-    Unavailable(Error),
-}
-
-/// Streams `channel` to one client: what it missed since `last_event_id`, then, once the
-/// broker delivers the channel, every event sent to it, each once and in order.
+/// Streams `channel` to one client: what it missed since `last_event_id`, then every
+/// event sent to it, each once and in order. The hub decides what comes; this batches
+/// and writes.
 async fn stream_channel(
     registration: Registration,
     hub: Hub,
@@ -141,92 +124,61 @@ async fn stream_channel(
     view: &'static str,
     options: Options,
 ) -> Response {
-    // Listen first, then read the history: an event sent in between comes both ways and
-    // its id tells the copy to skip.
-    let mut subscription = hub.subscribe(channel.clone());
-    subscription.ready_within(READY_WAIT).await;
-    let missed = match last_event_id {
-        None => Missed::Nothing,
-        // An id this crate never issued is one the history does not hold.
-        Some(last) => match last.parse::<EventId>() {
-            Err(()) => Missed::Unknown(last),
-            Ok(id) => match hub.resume(&channel, id).await {
-                Ok(Resume::After(frames)) => Missed::Events(frames, id),
-                Ok(Resume::Unknown) => Missed::Unknown(last),
-                Err(error) => Missed::Unavailable(error),
-            },
-        },
-    };
+    let mut follow = hub.follow(channel, last_event_id.as_deref()).await;
     let frames = Generator::new(view, move |mut sse| async move {
-        let mut seen = None;
-        match missed {
-            Missed::Nothing => {}
-            Missed::Events(frames, last) => {
-                seen = Some(last);
-                for batch in frames.chunks(BATCH) {
-                    for frame in batch {
-                        sse.add_encoded(&frame.bytes);
-                        seen = frame.id.or(seen);
-                    }
-                    sse.flush().await;
-                }
-            }
-            Missed::Unknown(last) => {
+        match follow.take_start() {
+            Start::Live | Start::Resumed => {}
+            Start::Reset(last) => {
                 let reset = Event::new().event(RESET_EVENT).data(format!(
                     "the events after {last:.64} are no longer kept: reload, then follow the live stream"
                 ));
                 sse.send(&reset).await;
             }
-            Missed::Unavailable(error) => {
+            Start::Unavailable(error) => {
                 // Ending the stream makes the client reconnect and ask again.
                 tracing::warn!(view, %error, "cannot read the history a client resumes from");
                 return;
             }
         }
-        // Until when the stream counts as busy: `BUSY` after its last event came.
+        let mut batch = Vec::with_capacity(1);
+        // Until when the stream counts as busy: `BUSY` after its last write.
         let mut busy_until = Instant::now();
         loop {
-            let first = match subscription.recv().await {
-                Ok(frame) => frame,
-                Err(Ended::Lagged(missed)) => {
-                    tracing::debug!(
-                        view,
-                        missed,
-                        "a client fell behind its queue and was cut off"
-                    );
-                    return;
-                }
-                Err(Ended::Closed) => return,
-            };
+            batch.clear();
+            if let Err(gone) = follow.next(&mut batch, BATCH).await {
+                tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
+                return;
+            }
             // A busy stream lets the scheduler go round a few times before it writes,
             // so that a burst goes out in one write rather than a system call per event.
             let now = Instant::now();
             if now < busy_until {
                 for _ in 0..GATHER_ROUNDS {
-                    if subscription.queued() + 1 >= BATCH {
+                    if batch.len() + follow.queued() >= BATCH {
                         break;
                     }
                     tokio::task::yield_now().await;
                 }
+                let room = BATCH - batch.len();
+                if let Err(gone) = follow.try_more(&mut batch, room) {
+                    tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
+                    return;
+                }
             }
             busy_until = now + BUSY;
-            // What queued meanwhile goes out in the same write; a lone event goes out
-            // without a copy.
-            let mut queued = std::iter::from_fn(|| subscription.try_recv()).take(BATCH);
-            match queued.next() {
-                None => {
-                    if is_new(&first, &mut seen) {
-                        sse.send_encoded(first.bytes).await;
-                    }
-                }
-                Some(second) => {
-                    for frame in [first, second].into_iter().chain(queued) {
-                        if is_new(&frame, &mut seen) {
-                            sse.add_encoded(&frame.bytes);
-                        }
+            match &batch[..] {
+                // A lone event goes out without a copy.
+                [one] => sse.send_encoded(one.bytes.clone()).await,
+                frames => {
+                    for frame in frames {
+                        sse.add_encoded(&frame.bytes);
                     }
                     sse.flush().await;
                 }
+            }
+            // An idle stream keeps no room for a burst.
+            if batch.capacity() > BATCH {
+                batch = Vec::with_capacity(1);
             }
         }
     });
@@ -245,19 +197,6 @@ const BATCH: usize = 64;
 /// timer's millisecond would let a fast sender fill the queue.)
 const BUSY: Duration = Duration::from_millis(1);
 const GATHER_ROUNDS: usize = 8;
-
-/// Whether `frame` comes after everything sent so far (events without an id always do),
-/// and if so, notes it as the last sent.
-fn is_new(frame: &Frame, seen: &mut Option<EventId>) -> bool {
-    match (frame.id, *seen) {
-        (Some(id), Some(last)) if id <= last => false,
-        (Some(id), _) => {
-            *seen = Some(id);
-            true
-        }
-        (None, _) => true,
-    }
-}
 
 /// `channel = "foo"`.
 pub fn fixed_channel(name: &'static str) -> impl Future<Output = Result<String, Response>> + Send {

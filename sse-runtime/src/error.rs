@@ -37,6 +37,19 @@ pub enum Error {
     /// Redis refused or could not be reached; the event was not sent.
     #[error("Redis is unavailable, the event was not sent: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Redis took the send and did not confirm it in time: the event may have been sent.
+    /// Retrying with [`Hub::send_idempotent`](crate::Hub::send_idempotent) and the same
+    /// key sends it at most once.
+    #[error("Redis did not confirm the send in time, so the event may have been sent; retry with Hub::send_idempotent and the same key to send it at most once: {0}")]
+    OutcomeUnknown(redis::RedisError),
+    /// An event larger than the hub's maximum ([`HubBuilder::max_event`](crate::HubBuilder::max_event)).
+    #[error("the event is {size} bytes, more than the hub's maximum of {max}: send a smaller event, or a reference to the data")]
+    TooLarge {
+        /// The bytes of its name, id and data.
+        size: usize,
+        /// The hub's maximum.
+        max: usize,
+    },
     /// The configuration cannot be used, for example an `SSE_REDIS_URL` that is no URL.
     #[error("bad configuration: {0}")]
     Config(String),
@@ -47,7 +60,8 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadLastEventId(_) | Error::BadChannel(_) => StatusCode::BAD_REQUEST,
-            Error::Redis(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Redis(_) | Error::OutcomeUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::LineBreak(_)
             | Error::NulInId
             | Error::BadPayload { .. }

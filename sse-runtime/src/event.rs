@@ -213,6 +213,15 @@ impl Event {
         buf.put_u8(b'\n');
     }
 
+    /// The bytes of text the event carries: its name, id, data and comment. What a hub's
+    /// maximum event size counts.
+    pub(crate) fn text_len(&self) -> usize {
+        [&self.event, &self.id, &self.data, &self.comment]
+            .into_iter()
+            .map(|text| text.as_ref().map_or(0, String::len))
+            .sum()
+    }
+
     fn encoded_len_hint(&self) -> usize {
         let text = |field: &Option<String>| field.as_ref().map_or(0, |s| s.len() + 8);
         // Every data line costs "data: " and a newline; most events have one or two.

@@ -169,7 +169,6 @@
 mod buffer;
 mod channel;
 mod channel_view;
-mod config;
 mod error;
 mod event;
 mod generator;
@@ -183,13 +182,13 @@ mod streams;
 pub use buffer::{Flush, Sse};
 pub use channel::{ChannelName, MAX_CHANNEL_LEN};
 pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
-pub use config::{
-    HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS,
-    DEFAULT_HISTORY_TTL, REDIS_URL_VAR,
-};
 pub use error::Error;
 pub use event::{Event, Field};
-pub use hub::{send_event, Hub};
+pub use hub::{
+    send_event, Hub, HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES,
+    DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT,
+    DEFAULT_REDIS_HISTORY_BYTES, DEFAULT_REDIS_TIMEOUT, REDIS_URL_VAR,
+};
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;

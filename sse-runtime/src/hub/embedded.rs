@@ -1,32 +1,74 @@
 //! The in-process broker: what is sent here reaches the listeners of this process, and
 //! the last events of each channel are kept for clients that resume.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::builder::{Settings, DEFAULT_EMBEDDED_HISTORY_BYTES};
 use super::fanout::Fanout;
-use super::history::{EventId, Frame, Histories, Resume};
+use super::frame::Frame;
+use super::history::{Bounds, Histories, Page};
+use super::id::EventId;
 use super::{BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
 use crate::event::Event;
 
+/// How many idempotency keys the embedded broker remembers; the oldest is forgotten
+/// first.
+const KEYS_KEPT: usize = 100_000;
+
 pub(crate) struct Embedded {
     fanout: Arc<Fanout>,
-    histories: Mutex<Histories>,
+    state: Mutex<State>,
+}
+
+struct State {
+    histories: Histories,
+    /// The idempotency keys sent with, per channel, oldest first.
+    keys: HashSet<(ChannelName, Box<str>)>,
+    key_order: VecDeque<(ChannelName, Box<str>)>,
 }
 
 impl Embedded {
-    pub(crate) fn new(fanout: &Arc<Fanout>, history: usize, max_channels: usize) -> Self {
+    pub(crate) fn new(fanout: &Arc<Fanout>, settings: &Settings) -> Self {
+        let bounds = Bounds {
+            per_channel: settings.history,
+            channels: settings.history_channels,
+            bytes: settings
+                .history_bytes
+                .unwrap_or(DEFAULT_EMBEDDED_HISTORY_BYTES),
+        };
         Self {
             fanout: fanout.clone(),
-            histories: Mutex::new(Histories::new(history, max_channels)),
+            state: Mutex::new(State {
+                histories: Histories::new(bounds),
+                keys: HashSet::new(),
+                key_order: VecDeque::new(),
+            }),
         }
     }
 
-    fn histories(&self) -> MutexGuard<'_, Histories> {
-        self.histories
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// Remembers `key` for `channel`; false if it was sent with already.
+    fn first_use(&mut self, channel: &ChannelName, key: &str) -> bool {
+        let entry = (channel.clone(), Box::<str>::from(key));
+        if self.keys.contains(&entry) {
+            return false;
+        }
+        if self.key_order.len() == KEYS_KEPT {
+            if let Some(oldest) = self.key_order.pop_front() {
+                self.keys.remove(&oldest);
+            }
+        }
+        self.keys.insert(entry.clone());
+        self.key_order.push_back(entry);
+        true
     }
 }
 
@@ -35,18 +77,18 @@ impl Broker for Embedded {
         &'a self,
         channel: &'a ChannelName,
         event: &'a Event,
+        key: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), Error>> {
         // One lock around id, history and delivery, so every listener sees the events of
         // a channel in id order.
-        let mut histories = self.histories();
-        let id = histories.next_id();
-        let frame = Frame {
-            id: Some(id),
-            bytes: event.encode_with_id(&id.to_string()),
-        };
-        histories.push(channel, frame.clone());
-        self.fanout.deliver(channel.as_str(), frame);
-        drop(histories);
+        let mut state = self.state();
+        if key.is_none_or(|key| state.first_use(channel, key)) {
+            let id = state.histories.next_id();
+            let frame = Frame::issued(id, event.encode_with_id(&id.to_string()));
+            state.histories.push(channel, frame.clone());
+            self.fanout.deliver(channel.as_str(), frame);
+        }
+        drop(state);
         // A loop of sends never waits on anything here: spend the task's budget, so
         // that it yields now and then and the clients it feeds get to run.
         Box::pin(async {
@@ -55,13 +97,14 @@ impl Broker for Embedded {
         })
     }
 
-    fn resume<'a>(
+    fn history<'a>(
         &'a self,
         channel: &'a ChannelName,
-        last: EventId,
-    ) -> BoxFuture<'a, Result<Resume, Error>> {
-        let resume = self.histories().after(channel.as_str(), last);
-        Box::pin(std::future::ready(Ok(resume)))
+        from: EventId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        let page = self.state().histories.after(channel.as_str(), from, limit);
+        Box::pin(std::future::ready(Ok(page)))
     }
 
     fn listen(&self, _: &ChannelName) -> bool {

@@ -1,66 +1,58 @@
 //! The local side of the hub: for each channel with listeners in this process, one
-//! broadcast of encoded events.
+//! [`Queue`] of encoded events that all of them read.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{broadcast, watch};
-
-use super::history::Frame;
+use super::frame::Frame;
+use super::queue::Queue;
 use super::Broker;
 use crate::channel::ChannelName;
 
 /// The channels that have local listeners.
 pub(crate) struct Fanout {
-    channels: Mutex<HashMap<ChannelName, Local>>,
+    channels: Mutex<HashMap<ChannelName, Arc<Queue>>>,
     /// How many events one listener may fall behind before it is cut off.
-    queue: usize,
-}
-
-struct Local {
-    sender: broadcast::Sender<Frame>,
-    ready: watch::Sender<bool>,
+    cap: usize,
 }
 
 impl Fanout {
-    pub(crate) fn new(queue: usize) -> Self {
+    pub(crate) fn new(cap: usize) -> Self {
         Self {
             channels: Mutex::default(),
-            queue: queue.max(1),
+            cap,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ChannelName, Local>> {
-        // Every critical section leaves the map whole, so a panic elsewhere cannot
-        // have broken it.
+    fn lock(&self) -> MutexGuard<'_, HashMap<ChannelName, Arc<Queue>>> {
+        // Every critical section leaves the map whole.
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a listener to `channel`, telling `broker` if it is the first.
-    pub(crate) fn join(
-        &self,
-        channel: &ChannelName,
-        broker: &dyn Broker,
-    ) -> (broadcast::Receiver<Frame>, watch::Receiver<bool>) {
+    /// Adds a listener to `channel`, telling `broker` if it is the first: the channel's
+    /// queue and the listener's position in it.
+    pub(crate) fn join(&self, channel: &ChannelName, broker: &dyn Broker) -> (Arc<Queue>, u64) {
         let mut channels = self.lock();
-        let local = channels.entry(channel.clone()).or_insert_with(|| {
-            let ready = broker.listen(channel);
-            Local {
-                sender: broadcast::channel(self.queue).0,
-                ready: watch::channel(ready).0,
-            }
-        });
-        (local.sender.subscribe(), local.ready.subscribe())
+        let queue = channels
+            .entry(channel.clone())
+            .or_insert_with(|| Arc::new(Queue::new(self.cap, broker.listen(channel))));
+        // Under the map's lock, so that a last listener leaving meanwhile sees this one.
+        let next = queue.join();
+        (queue.clone(), next)
     }
 
-    /// A listener of `channel` left: if it was the last, forget the channel and tell
-    /// `broker`.
-    pub(crate) fn leave(&self, channel: &ChannelName, broker: &dyn Broker) {
+    /// A listener of `channel` at position `next` leaves: if it was the last, forget the
+    /// channel and tell `broker`.
+    pub(crate) fn leave(
+        &self,
+        channel: &ChannelName,
+        queue: &Queue,
+        next: u64,
+        broker: &dyn Broker,
+    ) {
         let mut channels = self.lock();
-        if channels
-            .get(channel)
-            .is_some_and(|local| local.sender.receiver_count() == 0)
-        {
+        queue.leave(next);
+        if queue.readers() == 0 {
             channels.remove(channel);
             broker.unlisten(channel);
         }
@@ -68,23 +60,23 @@ impl Fanout {
 
     /// Hands an encoded event to every local listener of `channel`.
     pub(crate) fn deliver(&self, channel: &str, frame: Frame) {
-        if let Some(local) = self.lock().get(channel) {
-            // No receiver left means the listener is leaving right now: nothing to do.
-            let _ = local.sender.send(frame);
+        let queue = self.lock().get(channel).cloned();
+        if let Some(queue) = queue {
+            queue.push(frame);
         }
     }
 
     /// Marks whether the broker delivers `channel` now.
     pub(crate) fn set_ready(&self, channel: &str, ready: bool) {
-        if let Some(local) = self.lock().get(channel) {
-            local.ready.send_replace(ready);
+        if let Some(queue) = self.lock().get(channel) {
+            queue.set_ready(ready);
         }
     }
 
     /// Marks every channel as not delivered, as when the broker's connection is lost.
     pub(crate) fn set_none_ready(&self) {
-        for local in self.lock().values() {
-            local.ready.send_replace(false);
+        for queue in self.lock().values() {
+            queue.set_ready(false);
         }
     }
 

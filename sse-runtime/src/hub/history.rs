@@ -1,106 +1,66 @@
-//! Event ids and the bounded history that lets a client resume.
+//! The embedded broker's history: the last events of each channel, for clients that
+//! resume, bounded in events per channel, in channels, and in bytes across all of them.
 //!
-//! Every event sent through a hub gets an id written as Redis writes stream ids,
-//! `<milliseconds>-<sequence>`: the Redis broker takes the id `XADD` gives, the embedded
-//! broker makes one the same way. Ids order the events of a channel, so a client that
-//! reconnects with `Last-Event-ID` gets what came after its id, and a live event already
-//! sent from history is recognised and skipped.
+//! When a bound is reached, the channel sent to least recently gives way first: it loses
+//! its oldest events (bytes) or its whole history (channels). The newest event of the
+//! channel just sent to is always kept, so its id can be resumed from.
 
-use std::collections::{HashMap, VecDeque};
-use std::fmt;
-use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use bytes::Bytes;
-
+use super::frame::Frame;
+use super::id::EventId;
 use crate::channel::ChannelName;
 
-/// The id of an event sent through a hub: `<milliseconds>-<sequence>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct EventId {
-    ms: u64,
-    seq: u64,
-}
-
-impl EventId {
-    /// The id after `last`: now in milliseconds, or `last` with the next sequence if the
-    /// clock has not moved past it.
-    pub(crate) fn next_after(last: EventId) -> EventId {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |now| now.as_millis() as u64);
-        if now > last.ms {
-            EventId { ms: now, seq: 0 }
-        } else {
-            EventId {
-                ms: last.ms,
-                seq: last.seq + 1,
-            }
-        }
-    }
-
-    pub(crate) const ZERO: EventId = EventId { ms: 0, seq: 0 };
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.ms, self.seq)
-    }
-}
-
-impl FromStr for EventId {
-    type Err = ();
-
-    fn from_str(text: &str) -> Result<Self, ()> {
-        let (ms, seq) = text.split_once('-').ok_or(())?;
-        let digits = |part: &str| {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(());
-            }
-            part.parse::<u64>().map_err(|_| ())
-        };
-        Ok(EventId {
-            ms: digits(ms)?,
-            seq: digits(seq)?,
-        })
-    }
-}
-
-/// An encoded event as it travels from the broker to the clients, with its id when it
-/// has one (an event another program published as plain text has none).
-#[derive(Debug, Clone)]
-pub(crate) struct Frame {
-    pub(crate) id: Option<EventId>,
-    pub(crate) bytes: Bytes,
-}
-
-/// What a client that reconnects with a `Last-Event-ID` can get.
+/// What a history holds from an id on.
 #[derive(Debug)]
-pub(crate) enum Resume {
-    /// The events after its id, oldest first.
+pub(crate) enum Page {
+    /// The id is held: the events after it, oldest first, at most as many as asked.
     After(Vec<Frame>),
-    /// Its id is not in the history: older than what is kept, or never issued here.
+    /// The id is not held: older than what is kept, or never issued here.
     Unknown,
 }
 
-/// The last events of each channel the embedded broker was sent, bounded both in events
-/// per channel and in channels (the channel sent to least recently is forgotten first).
+/// The bounds of a history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) per_channel: usize,
+    pub(crate) channels: usize,
+    pub(crate) bytes: usize,
+}
+
 pub(crate) struct Histories {
-    channels: HashMap<ChannelName, VecDeque<Frame>>,
-    /// Channels in the order they were last sent to, for eviction.
-    recency: VecDeque<ChannelName>,
-    per_channel: usize,
-    max_channels: usize,
+    channels: HashMap<ChannelName, Channel>,
+    /// Channels by the stamp of their last send, least recent first.
+    recency: BTreeMap<u64, ChannelName>,
+    stamps: u64,
+    bytes: usize,
+    bounds: Bounds,
     last_id: EventId,
 }
 
+struct Channel {
+    frames: VecDeque<Frame>,
+    stamp: u64,
+}
+
+/// What an event costs the history beyond its bytes.
+const FRAME_COST: usize = size_of::<Frame>();
+
+fn cost(frame: &Frame) -> usize {
+    frame.bytes.len() + FRAME_COST
+}
+
 impl Histories {
-    pub(crate) fn new(per_channel: usize, max_channels: usize) -> Self {
+    pub(crate) fn new(bounds: Bounds) -> Self {
         Self {
             channels: HashMap::new(),
-            recency: VecDeque::new(),
-            per_channel,
-            max_channels: max_channels.max(1),
+            recency: BTreeMap::new(),
+            stamps: 0,
+            bytes: 0,
+            bounds: Bounds {
+                channels: bounds.channels.max(1),
+                ..bounds
+            },
             last_id: EventId::ZERO,
         }
     }
@@ -113,113 +73,182 @@ impl Histories {
 
     /// Keeps `frame` as the newest event of `channel`.
     pub(crate) fn push(&mut self, channel: &ChannelName, frame: Frame) {
-        if self.per_channel == 0 {
+        if self.bounds.per_channel == 0 {
             return;
         }
-        if !self.channels.contains_key(channel) {
-            while self.channels.len() >= self.max_channels {
-                match self.recency.pop_front() {
-                    Some(oldest) => self.channels.remove(&oldest),
-                    None => break,
-                };
+        self.stamps += 1;
+        let stamp = self.stamps;
+        match self.channels.get_mut(channel) {
+            Some(held) => {
+                self.recency.remove(&held.stamp);
+                held.stamp = stamp;
             }
-            self.channels.insert(channel.clone(), VecDeque::new());
-        } else if let Some(at) = self.recency.iter().position(|name| name == channel) {
-            self.recency.remove(at);
+            None => {
+                while self.channels.len() >= self.bounds.channels {
+                    self.forget_least_recent();
+                }
+                let held = Channel {
+                    frames: VecDeque::new(),
+                    stamp,
+                };
+                self.channels.insert(channel.clone(), held);
+            }
         }
-        self.recency.push_back(channel.clone());
-        let events = self.channels.entry(channel.clone()).or_default();
-        if events.len() == self.per_channel {
-            events.pop_front();
+        self.recency.insert(stamp, channel.clone());
+        self.bytes += cost(&frame);
+        let held = self.channels.get_mut(channel).expect("inserted above");
+        held.frames.push_back(frame);
+        if held.frames.len() > self.bounds.per_channel {
+            let oldest = held.frames.pop_front().expect("over its bound");
+            self.bytes -= cost(&oldest);
         }
-        events.push_back(frame);
+        while self.bytes > self.bounds.bytes && self.drop_oldest_of_least_recent(channel) {}
     }
 
-    /// The events of `channel` after `last`, if `last` is still kept.
-    pub(crate) fn after(&self, channel: &str, last: EventId) -> Resume {
-        let Some(events) = self.channels.get(channel) else {
-            return Resume::Unknown;
-        };
-        match events.binary_search_by(|frame| frame.id.cmp(&Some(last))) {
-            Ok(at) => Resume::After(events.iter().skip(at + 1).cloned().collect()),
-            Err(_) => Resume::Unknown,
+    fn forget_least_recent(&mut self) {
+        if let Some((_, name)) = self.recency.pop_first() {
+            if let Some(held) = self.channels.remove(&name) {
+                self.bytes -= held.frames.iter().map(cost).sum::<usize>();
+            }
         }
+    }
+
+    /// Drops one event of the channel sent to least recently, unless that is the newest
+    /// event of `current`. Returns whether it dropped one.
+    fn drop_oldest_of_least_recent(&mut self, current: &ChannelName) -> bool {
+        let Some((&stamp, name)) = self.recency.first_key_value() else {
+            return false;
+        };
+        let held = self
+            .channels
+            .get_mut(name)
+            .expect("every stamp has its channel");
+        if name == current && held.frames.len() <= 1 {
+            return false;
+        }
+        if let Some(oldest) = held.frames.pop_front() {
+            self.bytes -= cost(&oldest);
+        }
+        if held.frames.is_empty() {
+            let name = name.clone();
+            self.recency.remove(&stamp);
+            self.channels.remove(&name);
+        }
+        true
+    }
+
+    /// Up to `limit` events of `channel` after `from`, if `from` is still held.
+    pub(crate) fn after(&self, channel: &str, from: EventId, limit: usize) -> Page {
+        let Some(held) = self.channels.get(channel) else {
+            return Page::Unknown;
+        };
+        match held
+            .frames
+            .binary_search_by(|frame| frame.id.cmp(&Some(from)))
+        {
+            Ok(at) => Page::After(
+                held.frames
+                    .iter()
+                    .skip(at + 1)
+                    .take(limit)
+                    .cloned()
+                    .collect(),
+            ),
+            Err(_) => Page::Unknown,
+        }
+    }
+
+    /// The bytes held, for tests.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
-    fn frame(id: EventId) -> Frame {
-        Frame {
-            id: Some(id),
-            bytes: Bytes::from(id.to_string()),
+    fn frame(id: EventId, len: usize) -> Frame {
+        Frame::issued(id, Bytes::from(vec![b'x'; len]))
+    }
+
+    fn bounds(per_channel: usize, channels: usize, bytes: usize) -> Bounds {
+        Bounds {
+            per_channel,
+            channels,
+            bytes,
+        }
+    }
+
+    fn ids(page: Page) -> Vec<EventId> {
+        match page {
+            Page::After(frames) => frames.iter().map(|f| f.id.unwrap()).collect(),
+            Page::Unknown => panic!("unknown"),
         }
     }
 
     #[test]
-    fn ids_parse_back_and_order() {
-        let first = EventId::next_after(EventId::ZERO);
-        let second = EventId::next_after(first);
-        assert!(second > first);
-        assert_eq!(second.to_string().parse::<EventId>(), Ok(second));
-        for bad in [
-            "",
-            "1",
-            "1-",
-            "-1",
-            "a-1",
-            "1-2-3",
-            "+1-2",
-            "99999999999999999999-0",
-        ] {
-            assert!(bad.parse::<EventId>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_client_resumes_only_from_an_id_still_kept() {
+    fn a_client_resumes_only_from_an_id_still_held_and_reads_in_pages() {
         let channel = ChannelName::new("c").unwrap();
-        let mut histories = Histories::new(3, 10);
-        let ids: Vec<EventId> = (0..5).map(|_| histories.next_id()).collect();
-        for id in &ids {
-            histories.push(&channel, frame(*id));
+        let mut histories = Histories::new(bounds(3, 10, usize::MAX));
+        let ids_sent: Vec<EventId> = (0..5).map(|_| histories.next_id()).collect();
+        for id in &ids_sent {
+            histories.push(&channel, frame(*id, 1));
         }
-        let Resume::After(events) = histories.after("c", ids[2]) else {
-            panic!("id 2 is kept")
-        };
-        assert_eq!(
-            events.iter().map(|f| f.id.unwrap()).collect::<Vec<_>>(),
-            ids[3..]
-        );
-        assert!(
-            matches!(histories.after("c", ids[1]), Resume::Unknown),
-            "trimmed"
-        );
-        assert!(
-            matches!(histories.after("c", EventId::ZERO), Resume::Unknown),
-            "never issued"
-        );
-        assert!(matches!(histories.after("other", ids[4]), Resume::Unknown));
-        assert!(matches!(histories.after("c", ids[4]), Resume::After(events) if events.is_empty()));
+        assert_eq!(ids(histories.after("c", ids_sent[2], 10)), ids_sent[3..]);
+        assert_eq!(ids(histories.after("c", ids_sent[2], 1)), ids_sent[3..4]);
+        assert!(matches!(
+            histories.after("c", ids_sent[1], 10),
+            Page::Unknown
+        ));
+        assert!(matches!(
+            histories.after("c", EventId::ZERO, 10),
+            Page::Unknown
+        ));
+        assert!(matches!(
+            histories.after("other", ids_sent[4], 10),
+            Page::Unknown
+        ));
+        assert!(ids(histories.after("c", ids_sent[4], 10)).is_empty());
     }
 
     #[test]
     fn the_channel_sent_to_least_recently_is_forgotten_first() {
-        let mut histories = Histories::new(2, 2);
+        let mut histories = Histories::new(bounds(2, 2, usize::MAX));
         let names: Vec<ChannelName> = ["a", "b", "c"].map(|n| ChannelName::new(n).unwrap()).into();
         let id_a = histories.next_id();
-        histories.push(&names[0], frame(id_a));
+        histories.push(&names[0], frame(id_a, 1));
         let id_b = histories.next_id();
-        histories.push(&names[1], frame(id_b));
-        histories.push(&names[0], frame(histories.last_id));
+        histories.push(&names[1], frame(id_b, 1));
+        let id = histories.next_id();
+        histories.push(&names[0], frame(id, 1));
         let id_c = histories.next_id();
-        histories.push(&names[2], frame(id_c));
+        histories.push(&names[2], frame(id_c, 1));
         assert!(
-            matches!(histories.after("b", id_b), Resume::Unknown),
+            matches!(histories.after("b", id_b, 10), Page::Unknown),
             "b was forgotten"
         );
-        assert!(matches!(histories.after("a", id_a), Resume::After(_)));
+        assert!(matches!(histories.after("a", id_a, 10), Page::After(_)));
+    }
+
+    #[test]
+    fn bytes_are_bounded_across_channels_and_the_newest_event_stays() {
+        let budget = 10 * (1000 + FRAME_COST);
+        let mut histories = Histories::new(bounds(1000, 100, budget));
+        let names: Vec<ChannelName> = (0..20)
+            .map(|n| ChannelName::new(&format!("c{n}")).unwrap())
+            .collect();
+        for round in 0..50 {
+            let id = histories.next_id();
+            histories.push(&names[round % 20], frame(id, 1000));
+            assert!(histories.bytes() <= budget);
+        }
+        // An event larger than the whole budget is still kept, alone.
+        let id = histories.next_id();
+        histories.push(&names[0], frame(id, 2 * budget));
+        assert_eq!(histories.bytes(), 2 * budget + FRAME_COST);
+        assert!(matches!(histories.after("c0", id, 10), Page::After(frames) if frames.is_empty()));
     }
 }

@@ -1,51 +1,63 @@
 //! The hub: one per process, between the brokers that carry events and the clients that
 //! stream them.
 //!
-//! Each channel with local listeners has one broadcast of encoded bytes: an event is
-//! encoded once per process and every client of the channel gets the same bytes. The
-//! broker is told when a channel gets its first local listener and when its last one
-//! leaves, so the Redis broker holds one subscriber connection for the whole process and
-//! subscribes only to what someone here is listening to.
+//! Each channel with local listeners has one queue of encoded bytes: an event is encoded
+//! once per process and every client of the channel gets the same bytes. The broker is
+//! told when a channel gets its first local listener and when its last one leaves, so
+//! the Redis broker subscribes only to what someone here is listening to.
 
+mod builder;
 mod embedded;
 mod fanout;
-pub(crate) mod history;
+mod follow;
+mod frame;
+mod history;
+mod id;
 pub(crate) mod payload;
+mod queue;
 mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-
-use tokio::sync::{broadcast, watch};
 
 use crate::channel::ChannelName;
-use crate::config::{HubBuilder, Settings};
 use crate::error::Error;
 use crate::event::Event;
 use fanout::Fanout;
-use history::{EventId, Frame, Resume};
+use history::Page;
+use id::EventId;
+
+pub(crate) use builder::Settings;
+pub use builder::{
+    HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES, DEFAULT_HISTORY,
+    DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
+    DEFAULT_REDIS_TIMEOUT, REDIS_URL_VAR,
+};
+pub(crate) use follow::{Follow, Start};
 
 /// A future a broker returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What carries events between processes. A second backend (NATS, RabbitMQ) plugs in
-/// by implementing this and delivering what it receives into the [`Fanout`].
+/// What carries events between processes. Another backend plugs in by implementing this
+/// and delivering what it receives into the [`Fanout`].
 pub(crate) trait Broker: Send + Sync + 'static {
-    /// Sends `event` to the listeners of `channel` in every process.
+    /// Sends `event` to the listeners of `channel` in every process, at most once for
+    /// each `key` given.
     fn publish<'a>(
         &'a self,
         channel: &'a ChannelName,
         event: &'a Event,
+        key: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), Error>>;
 
-    /// The events of `channel` after `last`, from the history the broker keeps.
-    fn resume<'a>(
+    /// Up to `limit` events of `channel` after `from`, from the history the broker keeps.
+    fn history<'a>(
         &'a self,
         channel: &'a ChannelName,
-        last: EventId,
-    ) -> BoxFuture<'a, Result<Resume, Error>>;
+        from: EventId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>>;
 
     /// The first local listener of `channel` arrived: start delivering it, and say
     /// whether delivery starts at once (else the broker marks the channel ready through
@@ -71,6 +83,7 @@ pub(crate) trait Broker: Send + Sync + 'static {
 pub struct Hub {
     fanout: Arc<Fanout>,
     broker: Arc<dyn Broker>,
+    max_event: usize,
 }
 
 impl std::fmt::Debug for Hub {
@@ -104,13 +117,13 @@ impl Hub {
         let fanout = Arc::new(Fanout::new(settings.client_queue));
         let broker: Arc<dyn Broker> = match &settings.redis_url {
             Some(url) => Arc::new(redis::RedisBroker::new(&fanout, url, settings)?),
-            None => Arc::new(embedded::Embedded::new(
-                &fanout,
-                settings.history,
-                settings.history_channels,
-            )),
+            None => Arc::new(embedded::Embedded::new(&fanout, settings)),
         };
-        Ok(Hub { fanout, broker })
+        Ok(Hub {
+            fanout,
+            broker,
+            max_event: settings.max_event,
+        })
     }
 
     /// The process's hub: the one installed with [`Hub::set_global`], or else one made
@@ -124,6 +137,7 @@ impl Hub {
                 Hub {
                     fanout: Arc::new(Fanout::new(1)),
                     broker: Arc::new(Misconfigured(error.to_string())),
+                    max_event: 0,
                 }
             })
         })
@@ -136,10 +150,39 @@ impl Hub {
     }
 
     /// Sends `event` to every listener of `channel`, in every process that shares the
-    /// broker. An error means the event was not sent.
+    /// broker. The hub gives the event its id (an id set on `event` is replaced).
+    ///
+    /// `Ok` means the broker has the event. [`Error::Redis`] and every other error but
+    /// one mean it was not sent; [`Error::OutcomeUnknown`] means Redis took the command
+    /// and did not answer in time, so it may have been: to retry without a duplicate,
+    /// send with [`Hub::send_idempotent`].
     pub async fn send(&self, channel: &str, event: &Event) -> Result<(), Error> {
+        self.publish(channel, event, None).await
+    }
+
+    /// Sends `event` to `channel` at most once for `key`: a send with a key already
+    /// sent to this channel (within the history's time to live on Redis, or while the
+    /// embedded hub remembers it) succeeds without sending again. Retrying a send that
+    /// failed with [`Error::OutcomeUnknown`] with the same key delivers it once.
+    pub async fn send_idempotent(
+        &self,
+        channel: &str,
+        event: &Event,
+        key: &str,
+    ) -> Result<(), Error> {
+        self.publish(channel, event, Some(key)).await
+    }
+
+    async fn publish(&self, channel: &str, event: &Event, key: Option<&str>) -> Result<(), Error> {
         let channel = ChannelName::new(channel)?;
-        self.broker.publish(&channel, event).await
+        let size = event.text_len();
+        if size > self.max_event {
+            return Err(Error::TooLarge {
+                size,
+                max: self.max_event,
+            });
+        }
+        self.broker.publish(&channel, event, key).await
     }
 
     /// Sends an event with a name and data to `channel`: the seed's
@@ -175,26 +218,10 @@ impl Hub {
         self.broker.check()
     }
 
-    /// What a client that last saw `last` missed on `channel`.
-    pub(crate) async fn resume(
-        &self,
-        channel: &ChannelName,
-        last: EventId,
-    ) -> Result<Resume, Error> {
-        self.broker.resume(channel, last).await
-    }
-
-    /// Listens to `channel`: the events sent to it from now on, encoded.
-    pub(crate) fn subscribe(&self, channel: ChannelName) -> Subscription {
-        let (receiver, ready) = self.fanout.join(&channel, &*self.broker);
-        Subscription {
-            receiver,
-            ready,
-            _listener: Listener {
-                hub: self.clone(),
-                channel,
-            },
-        }
+    /// Follows `channel` for one client: what it missed since `last_event_id` (its
+    /// `Last-Event-ID`), then every event sent to the channel, each once and in order.
+    pub(crate) async fn follow(&self, channel: ChannelName, last_event_id: Option<&str>) -> Follow {
+        Follow::new(self, channel, last_event_id).await
     }
 }
 
@@ -210,77 +237,31 @@ pub async fn send_event(event: &str, data: impl Into<String>, channel: &str) -> 
     Hub::global().send_event(event, data, channel).await
 }
 
-/// One listener of one channel. Dropping it leaves the channel.
-#[derive(Debug)]
-pub(crate) struct Subscription {
-    // Dropped before the listener, so the listener sees an accurate count.
-    receiver: broadcast::Receiver<Frame>,
-    ready: watch::Receiver<bool>,
-    _listener: Listener,
-}
-
-/// Why a subscription ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ended {
-    /// The listener fell further behind than its queue holds.
-    Lagged(u64),
-    /// The hub was shut down.
-    Closed,
-}
-
-impl Subscription {
-    /// The next encoded event, or why there is none.
-    pub(crate) async fn recv(&mut self) -> Result<Frame, Ended> {
-        self.receiver.recv().await.map_err(|error| match error {
-            broadcast::error::RecvError::Lagged(missed) => Ended::Lagged(missed),
-            broadcast::error::RecvError::Closed => Ended::Closed,
-        })
-    }
-
-    /// The next event if one is queued already.
-    pub(crate) fn try_recv(&mut self) -> Option<Frame> {
-        self.receiver.try_recv().ok()
-    }
-
-    /// How many events are queued, not received yet.
-    pub(crate) fn queued(&self) -> usize {
-        self.receiver.len()
-    }
-
-    /// Waits until the broker delivers the channel (at once for the embedded hub; after
-    /// Redis confirmed the subscription otherwise), for at most `limit`. Returns whether
-    /// it does.
-    pub(crate) async fn ready_within(&mut self, limit: Duration) -> bool {
-        let ready = self.ready.wait_for(|ready| *ready);
-        matches!(tokio::time::timeout(limit, ready).await, Ok(Ok(_)))
-    }
-}
-
-#[derive(Debug)]
-struct Listener {
-    hub: Hub,
-    channel: ChannelName,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.hub.fanout.leave(&self.channel, &*self.hub.broker);
-    }
-}
-
 /// The broker of a hub whose configuration was refused: it refuses everything, saying why.
 struct Misconfigured(String);
 
-impl Broker for Misconfigured {
-    fn publish<'a>(&'a self, _: &'a ChannelName, _: &'a Event) -> BoxFuture<'a, Result<(), Error>> {
+impl Misconfigured {
+    fn refuse<'a, T: Send + 'a>(&'a self) -> BoxFuture<'a, Result<T, Error>> {
         Box::pin(async move { Err(Error::Config(self.0.clone())) })
     }
-    fn resume<'a>(
+}
+
+impl Broker for Misconfigured {
+    fn publish<'a>(
+        &'a self,
+        _: &'a ChannelName,
+        _: &'a Event,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.refuse()
+    }
+    fn history<'a>(
         &'a self,
         _: &'a ChannelName,
         _: EventId,
-    ) -> BoxFuture<'a, Result<Resume, Error>> {
-        Box::pin(async move { Err(Error::Config(self.0.clone())) })
+        _: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        self.refuse()
     }
     fn listen(&self, _: &ChannelName) -> bool {
         false

@@ -5,16 +5,20 @@
 //! its `"$sse"` key, that sets the other fields:
 //!
 //! ```json
-//! {"$sse": 1, "event": "myevent", "id": "7", "data": "mydata", "retry": 3000}
+//! {"$sse": 1, "event": "myevent", "data": "mydata", "retry": 3000}
 //! ```
 //!
-//! Every key but `"$sse"` is optional. `send_event` publishes envelopes.
+//! Every key but `"$sse"` is optional. Ids belong to the hub: an `"id"` key is ignored,
+//! so that what another program publishes never moves a client's `Last-Event-ID` away
+//! from the ids the hub can resume from. The hub's own envelopes carry the id Redis gave
+//! them as `"$id"`, a key reserved for it.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::id::EventId;
 use crate::event::Event;
 
 /// The JSON envelope of an event.
@@ -22,21 +26,32 @@ use crate::event::Event;
 struct Envelope<'a> {
     #[serde(rename = "$sse", default)]
     version: Option<u8>,
+    #[serde(
+        rename = "$id",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    hub_id: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     event: Option<Cow<'a, str>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-    id: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     data: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retry: Option<u64>,
 }
 
-/// The payload that carries `event` to every process.
+/// The payload that carries `event`, as the hub sends it with `id`.
 #[cfg(test)]
-fn encode(event: &Event) -> String {
-    let id = event.id_str().unwrap_or_default();
-    with_id(id, &encode_after_id(event))
+fn encode(id: EventId, event: &Event) -> String {
+    with_id(&id.to_string(), &encode_after_id(event))
+}
+
+/// An event read from a payload, with the id the hub gave it, if it is the hub's.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub(crate) event: Event,
+    pub(crate) id: Option<EventId>,
 }
 
 /// The envelope of `event` as it continues after its id: `,"event":...}`, or `}`. The
@@ -45,8 +60,8 @@ fn encode(event: &Event) -> String {
 pub(crate) fn encode_after_id(event: &Event) -> String {
     let envelope = Envelope {
         version: None,
+        hub_id: None,
         event: event.name().map(Cow::Borrowed),
-        id: None,
         data: event.data_str().map(Cow::Borrowed),
         retry: event.retry_duration().map(|retry| retry.as_millis() as u64),
     };
@@ -61,11 +76,11 @@ pub(crate) fn encode_after_id(event: &Event) -> String {
 /// The whole envelope of an event whose id is `id` and whose other fields are `rest`,
 /// as [`encode_after_id`] wrote them.
 pub(crate) fn with_id(id: &str, rest: &str) -> String {
-    format!("{{\"$sse\":1,\"id\":{}{rest}", serde_json::Value::from(id))
+    format!("{{\"$sse\":1,\"$id\":{}{rest}", serde_json::Value::from(id))
 }
 
 /// The event a payload stands for, or why it stands for none.
-pub(crate) fn decode(payload: &[u8]) -> Result<Event, String> {
+pub(crate) fn decode(payload: &[u8]) -> Result<Decoded, String> {
     if payload.starts_with(b"{") {
         match serde_json::from_slice::<Envelope<'_>>(payload) {
             Ok(envelope) if envelope.version.is_some() => return from_envelope(envelope),
@@ -77,12 +92,15 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Event, String> {
         }
     }
     match std::str::from_utf8(payload) {
-        Ok(text) => Ok(Event::new().data(text)),
+        Ok(text) => Ok(Decoded {
+            event: Event::new().data(text),
+            id: None,
+        }),
         Err(_) => Err("it is neither UTF-8 text nor an envelope".into()),
     }
 }
 
-fn from_envelope(envelope: Envelope<'_>) -> Result<Event, String> {
+fn from_envelope(envelope: Envelope<'_>) -> Result<Decoded, String> {
     if envelope.version != Some(1) {
         return Err(format!(
             "envelope version {:?} is not 1",
@@ -93,8 +111,20 @@ fn from_envelope(envelope: Envelope<'_>) -> Result<Event, String> {
     if let Some(name) = envelope.event {
         event = event.try_event(name).map_err(|error| error.to_string())?;
     }
-    if let Some(id) = envelope.id {
-        event = event.try_id(id).map_err(|error| error.to_string())?;
+    let id = match envelope.hub_id {
+        None => None,
+        Some(id) => match id.parse::<EventId>() {
+            Ok(id) if id.is_plausible() => Some(id),
+            Ok(_) => {
+                return Err(format!(
+                    "its `$id` {id:.32} is from the future: no id of a hub's"
+                ))
+            }
+            Err(()) => return Err(format!("its `$id` {id:.32} is no id of a hub's")),
+        },
+    };
+    if let Some(id) = id {
+        event = event.id(id.to_string());
     }
     if let Some(data) = envelope.data {
         event = event.data(data);
@@ -102,7 +132,7 @@ fn from_envelope(envelope: Envelope<'_>) -> Result<Event, String> {
     if let Some(retry) = envelope.retry {
         event = event.retry(Duration::from_millis(retry));
     }
-    Ok(event)
+    Ok(Decoded { event, id })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -115,30 +145,40 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn event_of(payload: &[u8]) -> Event {
+        decode(payload).expect("an event").event
+    }
+
     #[test]
     fn plain_text_is_data() {
-        assert_eq!(decode(b"hello").unwrap(), Event::new().data("hello"));
-        assert_eq!(
-            decode(b"{\"a\":1}").unwrap(),
-            Event::new().data("{\"a\":1}")
-        );
+        assert_eq!(event_of(b"hello"), Event::new().data("hello"));
+        assert_eq!(event_of(b"{\"a\":1}"), Event::new().data("{\"a\":1}"));
         assert!(decode(b"\xff\xfe").is_err());
     }
 
     #[test]
-    fn an_envelope_round_trips() {
+    fn an_envelope_of_the_hub_round_trips_with_its_id() {
         let event = Event::new()
             .event("myevent")
-            .id("7")
             .data("my\ndata")
             .retry(Duration::from_secs(3));
-        assert_eq!(decode(encode(&event).as_bytes()).unwrap(), event);
+        let id: EventId = "1700000000000-3".parse().unwrap();
+        let decoded = decode(encode(id, &event).as_bytes()).unwrap();
+        assert_eq!(decoded.id, Some(id));
+        assert_eq!(decoded.event, event.id("1700000000000-3"));
+    }
+
+    #[test]
+    fn ids_of_other_programs_are_ignored_and_forged_hub_ids_refused() {
+        let decoded = decode(br#"{"$sse":1,"id":"99999999999999-0","data":"x"}"#).unwrap();
+        assert_eq!((decoded.id, decoded.event), (None, Event::new().data("x")));
+        assert!(decode(br#"{"$sse":1,"$id":"99999999999999-0","data":"x"}"#).is_err());
+        assert!(decode(br#"{"$sse":1,"$id":"7","data":"x"}"#).is_err());
     }
 
     #[test]
     fn hostile_envelopes_are_refused() {
         assert!(decode(br#"{"$sse":1,"event":"a\nid: 9","data":"x"}"#).is_err());
-        assert!(decode(br#"{"$sse":1,"id":"a\u0000"}"#).is_err());
         assert!(decode(br#"{"$sse":2,"data":"x"}"#).is_err());
         assert!(decode(br#"{"$sse":"one","data":"x"}"#).is_err());
     }
@@ -180,7 +220,7 @@ mod tests {
             "\\{\"\\$sse\":1(,\"(event|id|data|retry)\":(\"[a-z\\\\n\\\\r\\\\u0000: ]{0,6}\"|[0-9]{1,3}|null)){0,4}\\}"
                 .prop_map(String::into_bytes),
         ]) {
-            if let Ok(event) = decode(&payload) {
+            if let Ok(Decoded { event, .. }) = decode(&payload) {
                 let parsed = parse(event.encode());
                 prop_assert!(parsed.len() <= 1, "{parsed:?}");
                 if let (Some(data), Some(parsed)) = (event.data_str(), parsed.first()) {
@@ -189,8 +229,8 @@ mod tests {
             }
         }
 
-        /// An envelope carries its fields exactly, or is refused if a one-line field
-        /// holds a line break or the id a NUL.
+        /// An envelope carries its fields exactly, or is refused if its event name holds
+        /// a line break; its `id` is ignored.
         #[test]
         fn envelopes_carry_their_fields(
             event in proptest::option::of(any::<String>()),
@@ -199,13 +239,14 @@ mod tests {
         ) {
             let json = envelope_json(event.as_deref(), id.as_deref(), data.as_deref());
             let breaks = |text: &Option<String>| text.as_deref().is_some_and(|t| t.contains(['\r', '\n']));
-            let forged = breaks(&event) || breaks(&id) || id.as_deref().is_some_and(|t| t.contains('\0'));
+            let forged = breaks(&event);
             match decode(json.as_bytes()) {
                 Err(_) => prop_assert!(forged),
-                Ok(decoded) => {
+                Ok(Decoded { event: decoded, id: hub_id }) => {
                     prop_assert!(!forged);
+                    prop_assert_eq!(hub_id, None);
                     prop_assert_eq!(decoded.name(), event.as_deref());
-                    prop_assert_eq!(decoded.id_str(), id.as_deref());
+                    prop_assert_eq!(decoded.id_str(), None);
                     prop_assert_eq!(decoded.data_str(), data.as_deref());
                 }
             }

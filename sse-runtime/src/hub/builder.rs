@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use super::Hub;
 use crate::error::Error;
-use crate::hub::Hub;
 
 /// The environment variable that names the Redis server, e.g. `redis://127.0.0.1:6379/0`.
 /// Unset or empty, the hub is embedded.
@@ -18,8 +18,22 @@ pub const DEFAULT_HISTORY: usize = 1000;
 /// How many channels the embedded hub keeps a history for, by default.
 pub const DEFAULT_HISTORY_CHANNELS: usize = 10_000;
 
+/// How many bytes of history the embedded hub keeps across all its channels, by default:
+/// 64 MiB.
+pub const DEFAULT_EMBEDDED_HISTORY_BYTES: usize = 64 << 20;
+
+/// How many bytes of history Redis keeps for each channel, by default: 8 MiB.
+pub const DEFAULT_REDIS_HISTORY_BYTES: usize = 8 << 20;
+
 /// How long Redis keeps a channel's history after its last event, by default: a day.
 pub const DEFAULT_HISTORY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The largest event a hub sends, by default: 1 MiB of text (name, id and data).
+pub const DEFAULT_MAX_EVENT: usize = 1 << 20;
+
+/// How long the hub waits for Redis to accept a connection or answer a command, by
+/// default.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The settings of a [`Hub`]: the seed's `REDIS_SSEQUEUE_CONNECTION_SETTINGS`.
 ///
@@ -38,14 +52,18 @@ pub struct HubBuilder {
     settings: Settings,
 }
 
-/// What a builder has been told.
+/// What a builder has been told: the one value every broker is made from.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) redis_url: Option<String>,
     pub(crate) client_queue: usize,
     pub(crate) history: usize,
     pub(crate) history_channels: usize,
+    /// `None`: the backend's default.
+    pub(crate) history_bytes: Option<usize>,
     pub(crate) history_ttl: Duration,
+    pub(crate) max_event: usize,
+    pub(crate) redis_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -55,7 +73,10 @@ impl Default for Settings {
             client_queue: DEFAULT_CLIENT_QUEUE,
             history: DEFAULT_HISTORY,
             history_channels: DEFAULT_HISTORY_CHANNELS,
+            history_bytes: None,
             history_ttl: DEFAULT_HISTORY_TTL,
+            max_event: DEFAULT_MAX_EVENT,
+            redis_timeout: DEFAULT_REDIS_TIMEOUT,
         }
     }
 }
@@ -77,7 +98,9 @@ impl HubBuilder {
     }
 
     /// How many events one client may fall behind before it is cut off (default 1024).
-    /// A client cut off reconnects and, with ids, resumes where it was.
+    /// A client cut off reconnects and, with ids, resumes where it was. The events of a
+    /// channel are queued once for all its local clients, and only until every one of
+    /// them has read them: a channel with no traffic queues nothing.
     pub fn client_queue(mut self, events: usize) -> Self {
         self.settings.client_queue = events;
         self
@@ -85,9 +108,19 @@ impl HubBuilder {
 
     /// How many events of each channel are kept for clients that resume (default
     /// 1000): on Redis, a stream per channel trimmed with `MAXLEN ~`, where every
-    /// instance sees it; embedded, a ring per channel. 0 keeps none.
+    /// instance sees it; embedded, a list per channel. 0 keeps none.
     pub fn history(mut self, events: usize) -> Self {
         self.settings.history = events;
+        self
+    }
+
+    /// How many bytes of history are kept, on top of [`history`](Self::history)'s
+    /// count: embedded, across all channels (default 64 MiB; the channel sent to least
+    /// recently loses its oldest events first); on Redis, for each channel (default
+    /// 8 MiB; its oldest events are deleted). The newest event of a channel is always
+    /// kept.
+    pub fn history_bytes(mut self, bytes: usize) -> Self {
+        self.settings.history_bytes = Some(bytes);
         self
     }
 
@@ -103,9 +136,25 @@ impl HubBuilder {
     /// a day, in whole seconds, at least one), so that channels nobody sends to any more
     /// cost nothing after that; a client resuming from such a channel gets a reset. The
     /// embedded hub bounds its histories with [`history_channels`](Self::history_channels)
-    /// instead.
+    /// and [`history_bytes`](Self::history_bytes) instead.
     pub fn history_ttl(mut self, ttl: Duration) -> Self {
         self.settings.history_ttl = ttl;
+        self
+    }
+
+    /// The largest event the hub sends, counted as the bytes of its name, id and data
+    /// (default 1 MiB). A larger send fails with [`Error::TooLarge`]; a larger payload
+    /// another program publishes on Redis is logged and skipped.
+    pub fn max_event(mut self, bytes: usize) -> Self {
+        self.settings.max_event = bytes;
+        self
+    }
+
+    /// How long the hub waits for Redis to accept a connection, and for the answer to a
+    /// command (default 1 s). A send that was written and not answered in time fails
+    /// with [`Error::OutcomeUnknown`].
+    pub fn redis_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.redis_timeout = timeout;
         self
     }
 

@@ -1,0 +1,263 @@
+//! Following a channel: what a client missed, from history, then the live events, each
+//! once and in order. The one place that listens, reads history and skips what was seen,
+//! so that a channel view only batches and writes.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use super::frame::Frame;
+use super::history::Page;
+use super::id::EventId;
+use super::queue::{Ended, Queue};
+use super::Hub;
+use crate::channel::ChannelName;
+use crate::error::Error;
+
+/// How long a new listener waits for the broker to deliver its channel before it
+/// follows anyway (it then receives events once the broker is back).
+const READY_WAIT: Duration = Duration::from_secs(2);
+
+/// How many events of history are read at once: a resume over a large history is read
+/// in pages as the client takes them, so no reply is large.
+pub(crate) const PAGE: usize = 100;
+
+/// One listener of one channel: its place in the channel's queue. Dropping it leaves.
+pub(crate) struct Subscription {
+    queue: Arc<Queue>,
+    next: u64,
+    waker_at: Option<(u64, usize)>,
+    hub: Hub,
+    channel: ChannelName,
+}
+
+impl Subscription {
+    pub(super) fn new(hub: &Hub, channel: ChannelName) -> Subscription {
+        let (queue, next) = hub.fanout.join(&channel, &*hub.broker);
+        Subscription {
+            queue,
+            next,
+            waker_at: None,
+            hub: hub.clone(),
+            channel,
+        }
+    }
+
+    /// Waits until at least one event is queued, then moves up to `max` of them into
+    /// `into`.
+    async fn recv(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Ended> {
+        poll_fn(|cx| {
+            self.queue
+                .poll_read(&mut self.next, &mut self.waker_at, Some(cx), into, max)
+        })
+        .await
+    }
+
+    /// Moves up to `max` events already queued into `into`.
+    fn try_recv(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Ended> {
+        match self
+            .queue
+            .poll_read(&mut self.next, &mut self.waker_at, None, into, max)
+        {
+            Poll::Ready(result) => result,
+            Poll::Pending => Ok(()),
+        }
+    }
+
+    /// Waits until the broker delivers the channel, for at most `limit`.
+    async fn ready_within(&mut self, limit: Duration) -> bool {
+        let ready = poll_fn(|cx| match self.queue.poll_ready(&mut self.waker_at, cx) {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        });
+        tokio::time::timeout(limit, ready).await.is_ok()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let hub = &self.hub;
+        hub.fanout
+            .leave(&self.channel, &self.queue, self.next, &*hub.broker);
+    }
+}
+
+/// How a follower started.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// From now on: a first connection.
+    Live,
+    /// From the id it gave, which the history holds.
+    Resumed,
+    /// The id it gave is not in the history (older than what is kept, or never issued
+    /// by the hub): it must reload, and follows from now on.
+    Reset(String),
+    /// The history cannot be read now (Redis is down): it should come back later.
+    Unavailable(Error),
+}
+
+/// A client's view of a channel: history pages, then live events.
+pub(crate) struct Follow {
+    subscription: Subscription,
+    start: Option<Start>,
+    /// History read and not handed out yet, and whether more is to be read after it.
+    backlog: Vec<Frame>,
+    more_history: bool,
+    /// The id of the last event the hub issued that was handed out.
+    seen: Option<EventId>,
+}
+
+impl Follow {
+    /// Listens to `channel` first, then reads the history after `last_event_id`: an
+    /// event sent in between comes both ways, and its id tells the copy to skip.
+    pub(super) async fn new(
+        hub: &Hub,
+        channel: ChannelName,
+        last_event_id: Option<&str>,
+    ) -> Follow {
+        let mut subscription = Subscription::new(hub, channel);
+        subscription.ready_within(READY_WAIT).await;
+        let mut follow = Follow {
+            subscription,
+            start: None,
+            backlog: Vec::new(),
+            more_history: false,
+            seen: None,
+        };
+        let start = match last_event_id {
+            None => Start::Live,
+            Some(last) => match last.parse::<EventId>() {
+                Err(()) => Start::Reset(last.to_owned()),
+                Ok(id) => match follow.read_history(id).await {
+                    Ok(true) => Start::Resumed,
+                    Ok(false) => Start::Reset(last.to_owned()),
+                    Err(error) => Start::Unavailable(error),
+                },
+            },
+        };
+        follow.start = Some(start);
+        follow
+    }
+
+    /// How it started: taken once.
+    pub(crate) fn take_start(&mut self) -> Start {
+        self.start.take().unwrap_or(Start::Live)
+    }
+
+    /// Reads the page of history after `from` into the backlog; false if `from` is not
+    /// held.
+    async fn read_history(&mut self, from: EventId) -> Result<bool, Error> {
+        let hub = &self.subscription.hub;
+        let page = hub
+            .broker
+            .history(&self.subscription.channel, from, PAGE)
+            .await?;
+        match page {
+            Page::After(frames) => {
+                self.seen = Some(from);
+                self.more_history = frames.len() == PAGE;
+                self.backlog = frames;
+                Ok(true)
+            }
+            Page::Unknown => Ok(false),
+        }
+    }
+
+    /// Waits for the next events and moves up to `max` of them into `into`, oldest first.
+    pub(crate) async fn next(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Gone> {
+        loop {
+            if self.backlog.is_empty() && self.more_history {
+                let from = self.seen.unwrap_or(EventId::ZERO);
+                // The history moved past the client meanwhile: it reconnects with its last
+                // id and is told to reload.
+                if !self.read_history(from).await.map_err(Gone::History)? {
+                    return Err(Gone::Trimmed);
+                }
+            }
+            if !self.backlog.is_empty() {
+                let take = self.backlog.len().min(max);
+                let rest = self.backlog.split_off(take);
+                let page = std::mem::replace(&mut self.backlog, rest);
+                into.extend(page);
+                self.seen = into.iter().rev().find_map(|frame| frame.id).or(self.seen);
+                return Ok(());
+            }
+            let from = into.len();
+            self.subscription
+                .recv(into, max)
+                .await
+                .map_err(Gone::Ended)?;
+            self.skip_seen(from, into);
+            if into.len() > from {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves up to `max` more events that are queued already into `into`.
+    pub(crate) fn try_more(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Gone> {
+        if !self.backlog.is_empty() || self.more_history {
+            return Ok(());
+        }
+        let from = into.len();
+        self.subscription.try_recv(into, max).map_err(Gone::Ended)?;
+        self.skip_seen(from, into);
+        Ok(())
+    }
+
+    /// How many live events are queued for this follower.
+    pub(crate) fn queued(&self) -> usize {
+        self.subscription.queue.queued(self.subscription.next)
+    }
+
+    /// Drops from `into[from..]` the events issued no later than the last one handed
+    /// out: copies of what history gave. Events without an id (published by other
+    /// programs) always pass, and never move the mark.
+    fn skip_seen(&mut self, from: usize, into: &mut Vec<Frame>) {
+        let mut at = from;
+        for index in from..into.len() {
+            let keep = match (into[index].id, self.seen) {
+                (Some(id), Some(seen)) if id <= seen => false,
+                (Some(id), _) => {
+                    self.seen = Some(id);
+                    true
+                }
+                (None, _) => true,
+            };
+            if keep {
+                into.swap(at, index);
+                at += 1;
+            }
+        }
+        into.truncate(at);
+    }
+}
+
+/// Why a follower gets no more events; it reconnects and resumes from its last id.
+#[derive(Debug)]
+pub(crate) enum Gone {
+    /// It fell too far behind the live events.
+    Ended(Ended),
+    /// The history it was reading was trimmed past it.
+    Trimmed,
+    /// The history could not be read.
+    History(Error),
+}
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Gone::Ended(Ended::Lagged(missed)) => {
+                write!(
+                    f,
+                    "the client fell {missed} events behind its queue and was cut off"
+                )
+            }
+            Gone::Trimmed => {
+                f.write_str("the history was trimmed past the client while it read it")
+            }
+            Gone::History(error) => write!(f, "the history cannot be read: {error}"),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The Redis broker: two connections per process, whatever the number of clients and
+//! channels. One listens ([`subscriber`]): Redis applies its pub/sub output limit to it,
+//! and only messages travel on it. The other runs commands ([`link`]): every send and
+//! every history read, so a large history read never meets that limit and sends never
+//! wait behind deliveries.
+//!
+//! Sending runs one script (`send.lua`): `XADD` to the channel's history stream, whose
+//! id becomes the event's id, trimming to the count and byte budget, then `PUBLISH` of
+//! the envelope with that id. Redis runs a script atomically, so every instance sees a
+//! channel's events in id order, and a client that resumes reads the same stream
+//! wherever it reconnects. History is read in pages (`XRANGE ... COUNT`).
+
+mod link;
+mod subscriber;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, RedisError};
+use tokio::sync::mpsc;
+
+use super::builder::{Settings, DEFAULT_REDIS_HISTORY_BYTES};
+use super::fanout::Fanout;
+use super::history::Page;
+use super::id::EventId;
+use super::{payload, BoxFuture, Broker};
+use crate::channel::ChannelName;
+use crate::error::Error;
+use crate::event::Event;
+use link::Link;
+use subscriber::{Change, Subscriber};
+
+/// The key of a channel's history stream.
+fn history_key(channel: &str) -> String {
+    format!("sse:history:{channel}")
+}
+
+/// The key that remembers an idempotency key of a channel.
+fn sent_key(channel: &str, key: &str) -> String {
+    format!("sse:sent:{channel}:{key}")
+}
+
+pub(crate) struct RedisBroker {
+    changes: mpsc::UnboundedSender<Change>,
+    /// Taken by the first listener, which starts the subscriber task with it.
+    subscriber: Mutex<Option<Subscriber>>,
+    commands: Arc<Commands>,
+}
+
+/// What runs on the command connection.
+pub(super) struct Commands {
+    link: Arc<Link>,
+    send: redis::Script,
+    history: usize,
+    history_bytes: usize,
+    /// Seconds a history outlives its channel's last event.
+    history_ttl: u64,
+    max_event: usize,
+}
+
+impl RedisBroker {
+    pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, settings: &Settings) -> Result<Self, Error> {
+        let unusable = |error: RedisError| {
+            Error::Config(format!("the Redis URL `{url}` cannot be used: {error}"))
+        };
+        let info = url.into_connection_info().map_err(unusable)?;
+        // RESP3: the subscriber's messages arrive as pushes on a multiplexed connection.
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(unusable)?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(settings.redis_timeout))
+            .set_response_timeout(Some(settings.redis_timeout));
+        let commands = Arc::new(Commands {
+            link: Link::new(client.clone(), config.clone()),
+            send: redis::Script::new(include_str!("send.lua")),
+            // A stream trimmed to nothing would leave no id to resume from.
+            history: settings.history.max(1),
+            history_bytes: settings
+                .history_bytes
+                .unwrap_or(DEFAULT_REDIS_HISTORY_BYTES),
+            history_ttl: settings.history_ttl.as_secs().max(1),
+            max_event: settings.max_event,
+        });
+        let (changes, receiver) = mpsc::unbounded_channel();
+        let subscriber = Subscriber::new(
+            client,
+            config,
+            receiver,
+            Arc::downgrade(fanout),
+            commands.clone(),
+            settings.max_event,
+        );
+        Ok(Self {
+            subscriber: Mutex::new(Some(subscriber)),
+            changes,
+            commands,
+        })
+    }
+
+    fn start_subscriber(&self) {
+        let mut slot = self
+            .subscriber
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                if let Some(subscriber) = slot.take() {
+                    runtime.spawn(subscriber.run());
+                }
+            }
+            Err(_) => tracing::error!(
+                "the Redis hub was first listened to outside a tokio runtime; it starts with the first listener inside one"
+            ),
+        }
+    }
+}
+
+impl Broker for RedisBroker {
+    fn publish<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        event: &'a Event,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.commands.send(channel, event, key))
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        from: EventId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        Box::pin(self.commands.history(channel, from, limit))
+    }
+
+    fn listen(&self, channel: &ChannelName) -> bool {
+        self.start_subscriber();
+        let _ = self.changes.send(Change::Listen(channel.clone()));
+        false
+    }
+
+    fn unlisten(&self, channel: &ChannelName) {
+        let _ = self.changes.send(Change::Unlisten(channel.clone()));
+    }
+}
+
+impl Commands {
+    async fn send(
+        &self,
+        channel: &ChannelName,
+        event: &Event,
+        key: Option<&str>,
+    ) -> Result<(), Error> {
+        // Not connected: nothing was sent.
+        let mut connection = self.link.connection().await?;
+        let mut invocation = self.send.key(history_key(channel.as_str()));
+        if let Some(key) = key {
+            invocation.key(sent_key(channel.as_str(), key));
+        }
+        let sent: Result<String, RedisError> = invocation
+            .arg(self.history)
+            .arg(payload::encode_after_id(event))
+            .arg(channel.as_str())
+            .arg(self.history_ttl)
+            .arg(self.history_bytes)
+            .invoke_async(&mut connection)
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // Written, and then no answer: Redis may have run it.
+            Err(error) if error.is_timeout() || error.is_connection_dropped() => {
+                Err(Error::OutcomeUnknown(error))
+            }
+            Err(error) => Err(Error::Redis(error)),
+        }
+    }
+
+    /// Up to `limit` events of `channel` after `from`, if the history holds `from`.
+    pub(super) async fn history(
+        &self,
+        channel: &ChannelName,
+        from: EventId,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        let mut connection = self.link.connection().await?;
+        // From `from` itself: the history holds it if it comes first.
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(history_key(channel.as_str()))
+            .arg(from.to_string())
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit + 1)
+            .query_async(&mut connection)
+            .await?;
+        let mut entries = reply.ids.iter();
+        if entries.next().map(|entry| entry.id.parse()) != Some(Ok(from)) {
+            return Ok(Page::Unknown);
+        }
+        let frames = entries
+            .filter_map(|entry| {
+                let rest: String = entry.get("e")?;
+                let payload = payload::with_id(&entry.id, &rest);
+                subscriber::frame(channel.as_str(), payload.as_bytes(), self.max_event)
+            })
+            .collect();
+        Ok(Page::After(frames))
+    }
+}

@@ -1,0 +1,287 @@
+//! The listening side of the Redis broker: one task, one connection, subscribed to
+//! every channel that has local listeners.
+//!
+//! The fanout tells the task, in order, which channels gained their first listener and
+//! which lost their last; it SUBSCRIBEs and UNSUBSCRIBEs accordingly, and delivers each
+//! message pushed to it, decoded and encoded once, to the fanout. When the connection
+//! drops (Redis died, or cut it off for a message larger than its pub/sub output limit)
+//! it reconnects with backoff, subscribes again to every channel that still has
+//! listeners, and delivers from history what each missed meanwhile, logging each
+//! transition once, not once per client.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use redis::aio::{AsyncPushSender, MultiplexedConnection, SendError};
+use redis::{AsyncConnectionConfig, PushInfo, PushKind};
+use tokio::sync::mpsc;
+
+use super::Commands;
+use crate::channel::ChannelName;
+use crate::error::Error;
+use crate::hub::fanout::Fanout;
+use crate::hub::follow::PAGE;
+use crate::hub::frame::Frame;
+use crate::hub::history::Page;
+use crate::hub::id::EventId;
+use crate::hub::payload::{self, Decoded};
+
+/// A change of what the process listens to.
+pub(super) enum Change {
+    Listen(ChannelName),
+    Unlisten(ChannelName),
+}
+
+/// The task that listens.
+pub(super) struct Subscriber {
+    pub(super) client: redis::Client,
+    pub(super) config: AsyncConnectionConfig,
+    pub(super) changes: mpsc::UnboundedReceiver<Change>,
+    pub(super) fanout: Weak<Fanout>,
+    pub(super) commands: Arc<Commands>,
+    pub(super) max_event: usize,
+    /// The id of the last event the hub issued that was delivered on each channel with
+    /// listeners: where to fill the gap from after a reconnection, and what not to
+    /// deliver twice.
+    delivered: HashMap<ChannelName, EventId>,
+    /// How many connections were opened: pushes are tagged with their connection's
+    /// number, so that one from a connection already replaced is not taken for one of
+    /// the current connection.
+    opened: u64,
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+enum Stop {
+    HubGone,
+    ConnectionLost(String),
+}
+
+/// Where a connection's pushes go, tagged with its number.
+struct Tagged(u64, mpsc::UnboundedSender<(u64, PushInfo)>);
+
+impl AsyncPushSender for Tagged {
+    fn send(&self, info: PushInfo) -> Result<(), SendError> {
+        self.1.send((self.0, info)).map_err(|_| SendError)
+    }
+}
+
+impl Subscriber {
+    pub(super) fn new(
+        client: redis::Client,
+        config: AsyncConnectionConfig,
+        changes: mpsc::UnboundedReceiver<Change>,
+        fanout: Weak<Fanout>,
+        commands: Arc<Commands>,
+        max_event: usize,
+    ) -> Subscriber {
+        Subscriber {
+            client,
+            config,
+            changes,
+            fanout,
+            commands,
+            max_event,
+            delivered: HashMap::new(),
+            opened: 0,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let (pushes, mut pushed) = mpsc::unbounded_channel();
+        let mut retry = FIRST_RETRY;
+        let mut down = false;
+        loop {
+            match self
+                .connect_and_serve(&pushes, &mut pushed, &mut down, &mut retry)
+                .await
+            {
+                Stop::HubGone => return,
+                Stop::ConnectionLost(error) => {
+                    if let Some(fanout) = self.fanout.upgrade() {
+                        fanout.set_none_ready();
+                    }
+                    if !down {
+                        tracing::warn!(%error, "lost the Redis subscriber connection; reconnecting with backoff");
+                        down = true;
+                    }
+                }
+            }
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(LAST_RETRY);
+        }
+    }
+
+    async fn connect_and_serve(
+        &mut self,
+        pushes: &mpsc::UnboundedSender<(u64, PushInfo)>,
+        pushed: &mut mpsc::UnboundedReceiver<(u64, PushInfo)>,
+        down: &mut bool,
+        retry: &mut Duration,
+    ) -> Stop {
+        self.opened += 1;
+        let number = self.opened;
+        let config = self
+            .config
+            .clone()
+            .set_push_sender(Tagged(number, pushes.clone()));
+        let lost = |error: redis::RedisError| Stop::ConnectionLost(error.to_string());
+        let mut connection = match self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(connection) => connection,
+            Err(error) => return lost(error),
+        };
+        let Some(fanout) = self.fanout.upgrade() else {
+            return Stop::HubGone;
+        };
+        // Everything that has listeners now; changes queued meanwhile are applied after,
+        // in order, and subscribing twice is harmless.
+        for channel in fanout.channel_names() {
+            if let Err(error) = subscribe(&mut connection, &fanout, &channel).await {
+                return lost(error);
+            }
+        }
+        if let Err(error) = self.fill_gaps(&fanout).await {
+            return Stop::ConnectionLost(error.to_string());
+        }
+        drop(fanout);
+        if *down {
+            tracing::info!("the Redis subscriber connection is back; channels resubscribed");
+            *down = false;
+        }
+        *retry = FIRST_RETRY;
+        loop {
+            tokio::select! {
+                change = self.changes.recv() => {
+                    let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
+                    let done = match change {
+                        None => return Stop::HubGone,
+                        Some(Change::Listen(channel)) => subscribe(&mut connection, &fanout, &channel).await,
+                        Some(Change::Unlisten(channel)) => {
+                            self.delivered.remove(&channel);
+                            connection.unsubscribe(channel.as_str()).await
+                        }
+                    };
+                    if let Err(error) = done {
+                        return lost(error);
+                    }
+                }
+                push = pushed.recv() => {
+                    let Some((from, push)) = push else { return Stop::HubGone };
+                    if from != number {
+                        continue;
+                    }
+                    match push.kind {
+                        PushKind::Message => {
+                            let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
+                            if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] = &push.data[..] {
+                                let channel = String::from_utf8_lossy(channel);
+                                if let Some(frame) = frame(&channel, payload, self.max_event) {
+                                    self.deliver(&fanout, &channel, frame);
+                                }
+                            }
+                        }
+                        PushKind::Disconnection => {
+                            return Stop::ConnectionLost("the connection closed".into());
+                        }
+                        // Confirmations of SUBSCRIBE and UNSUBSCRIBE.
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers `frame` unless the hub issued it no later than the last event delivered
+    /// on `channel`. Events of other programs have no id of the hub's: they are always
+    /// delivered and never move the mark.
+    fn deliver(&mut self, fanout: &Fanout, channel: &str, frame: Frame) {
+        if let Some(id) = frame.id {
+            match self.delivered.get_mut(channel) {
+                Some(last) if *last >= id => return,
+                Some(last) => *last = id,
+                None => {
+                    if let Ok(name) = ChannelName::new(channel) {
+                        self.delivered.insert(name, id);
+                    }
+                }
+            }
+        }
+        fanout.deliver(channel, frame);
+    }
+
+    /// After a reconnection: delivers from history what each channel missed meanwhile.
+    async fn fill_gaps(&mut self, fanout: &Fanout) -> Result<(), Error> {
+        let missed: Vec<(ChannelName, EventId)> = self
+            .delivered
+            .iter()
+            .map(|(channel, last)| (channel.clone(), *last))
+            .collect();
+        for (channel, mut last) in missed {
+            loop {
+                let frames = match self.commands.history(&channel, last, PAGE).await? {
+                    Page::After(frames) => frames,
+                    Page::Unknown => {
+                        tracing::warn!(%channel, "the history no longer holds what the channel missed while Redis was away");
+                        break;
+                    }
+                };
+                let full = frames.len() == PAGE;
+                for frame in frames {
+                    last = frame.id.unwrap_or(last);
+                    self.deliver(fanout, channel.as_str(), frame);
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn subscribe(
+    connection: &mut MultiplexedConnection,
+    fanout: &Fanout,
+    channel: &ChannelName,
+) -> redis::RedisResult<()> {
+    connection.subscribe(channel.as_str()).await?;
+    fanout.set_ready(channel.as_str(), true);
+    Ok(())
+}
+
+/// Decodes a payload once and encodes it for the clients; a payload that is no event, or
+/// is larger than `max` bytes, is logged and skipped, and the stream goes on.
+pub(super) fn frame(channel: &str, payload: &[u8], max: usize) -> Option<Frame> {
+    let too_large = |len| format!("it is {len} bytes, more than the hub's maximum event of {max}");
+    // Not even decoded if no escaping could bring it within the maximum.
+    let decoded = match payload.len() {
+        len if len > max.saturating_mul(6).saturating_add(ENVELOPE_ROOM) => Err(too_large(len)),
+        _ => payload::decode(payload).and_then(|decoded| match decoded.event.text_len() {
+            len if len > max => Err(too_large(len)),
+            _ => Ok(decoded),
+        }),
+    };
+    match decoded {
+        Ok(Decoded { event, id }) => Some(Frame {
+            id,
+            bytes: event.encode(),
+        }),
+        Err(reason) => {
+            let error = Error::BadPayload {
+                channel: channel.into(),
+                reason,
+            };
+            tracing::warn!(%error);
+            None
+        }
+    }
+}
+
+/// What an envelope adds to an event's text beside escapes: its keys and quotes.
+const ENVELOPE_ROOM: usize = 4096;
