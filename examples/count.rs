@@ -33,11 +33,15 @@ async fn count(
 ) {
     let step = counting.step.unwrap_or(1);
     let every = Duration::from_millis(counting.every_ms.unwrap_or(1000));
-    let mut n = last.parse::<u64>().map_or(from, |last| last + step);
-    loop {
+    // Any id that is no number of ours starts over; the last number ends the count.
+    let mut next = match last.parse::<u64>() {
+        Some(last) => last.checked_add(step),
+        None => Some(from),
+    };
+    while let Some(n) = next {
         sse.send(&Event::new().id(n.to_string()).data(n.to_string()))
             .await;
-        n += step;
+        next = n.checked_add(step);
         tokio::time::sleep(every).await;
     }
 }
@@ -51,5 +55,7 @@ async fn main() -> std::io::Result<()> {
         "counting at http://{}/count/10?step=5",
         listener.local_addr()?
     );
-    sse_runtime::serve(listener, app).await
+    sse_runtime::serve(listener, app)
+        .with_graceful_shutdown(sse_runtime::shutdown_signal())
+        .await
 }

@@ -37,5 +37,7 @@ async fn main() -> std::io::Result<()> {
     println!(
         "listen at http://{addr}/sse/<channel>/ ; send with http://{addr}/send/<channel>/?data=hi"
     );
-    sse_runtime::serve(listener, app).await
+    sse_runtime::serve(listener, app)
+        .with_graceful_shutdown(sse_runtime::shutdown_signal())
+        .await
 }

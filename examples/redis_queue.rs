@@ -28,5 +28,7 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let addr = listener.local_addr()?;
     println!("streaming channel foo at http://{addr}/stream1/ ; send with http://{addr}/someview");
-    sse_runtime::serve(listener, app).await
+    sse_runtime::serve(listener, app)
+        .with_graceful_shutdown(sse_runtime::shutdown_signal())
+        .await
 }

@@ -32,5 +32,7 @@ async fn main() -> std::io::Result<()> {
         "streaming the time at http://{}/time",
         listener.local_addr()?
     );
-    sse_runtime::serve(listener, app).await
+    sse_runtime::serve(listener, app)
+        .with_graceful_shutdown(sse_runtime::shutdown_signal())
+        .await
 }

@@ -64,5 +64,7 @@ async fn main() -> std::io::Result<()> {
         _ => "the embedded hub".to_owned(),
     };
     println!("chat at http://{}/ on {hub}", listener.local_addr()?);
-    sse_runtime::serve(listener, app).await
+    sse_runtime::serve(listener, app)
+        .with_graceful_shutdown(sse_runtime::shutdown_signal())
+        .await
 }

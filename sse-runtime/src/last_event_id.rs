@@ -12,8 +12,9 @@ pub const MAX_LAST_EVENT_ID_LEN: usize = 256;
 /// The id of the last event a client received, from its `Last-Event-ID` header, or from
 /// a `lastEventId` query parameter for clients that cannot set headers.
 ///
-/// `None` on a first connection. A value that is not UTF-8, holds CR, LF or NUL, or is
-/// longer than [`MAX_LAST_EVENT_ID_LEN`] is refused with `400 Bad Request`.
+/// `None` on a first connection, and for an empty value (what a browser's id is after an
+/// event reset it: it then sends no header). A value that is not UTF-8, holds CR, LF or
+/// NUL, or is longer than [`MAX_LAST_EVENT_ID_LEN`] is refused with `400 Bad Request`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LastEventId(pub Option<String>);
 
@@ -41,7 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
             ),
             None => from_query(&parts.uri)?,
         };
-        let Some(id) = raw else {
+        let Some(id) = raw.filter(|id| !id.is_empty()) else {
             return Ok(LastEventId(None));
         };
         if id.len() > MAX_LAST_EVENT_ID_LEN {

@@ -192,7 +192,10 @@ pub use hub::{
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
-pub use serve::{serve, serve_with_shutdown};
+pub use serve::{
+    serve, serve_with_shutdown, shutdown_signal, Serve, WithGracefulShutdown,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+};
 pub use sse_macros::{sse_routes, sse_view};
 pub use streams::{open_streams, set_max_streams, shutdown};
 

@@ -97,6 +97,7 @@ where
             keep_alive: self.keep_alive,
             idle,
             spoke: false,
+            said_goodbye: false,
         };
         (
             [
@@ -143,6 +144,7 @@ pin_project! {
         #[pin]
         idle: Option<Sleep>,
         spoke: bool,
+        said_goodbye: bool,
     }
 }
 
@@ -156,7 +158,7 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.project();
         if this.registration.ended() {
-            return Poll::Ready(None);
+            return Poll::Ready(goodbye(this.said_goodbye));
         }
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
@@ -170,7 +172,7 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
             Poll::Pending => {}
         }
         if this.registration.must_end(cx.waker()) {
-            return Poll::Ready(None);
+            return Poll::Ready(goodbye(this.said_goodbye));
         }
         let (Some(keep_alive), Some(mut idle)) = (this.keep_alive, this.idle.as_pin_mut()) else {
             return Poll::Pending;
@@ -186,4 +188,15 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
         }
         Poll::Ready(Some(Ok(Frame::data(keep_alive.frame.clone()))))
     }
+}
+
+/// The last frame of a stream ended by a shutdown: a `retry:` spread at random over a
+/// few seconds, so that the clients of an instance going away do not all reconnect in
+/// the same instant. Then the end.
+fn goodbye(said: &mut bool) -> Option<Result<Frame<Bytes>, Infallible>> {
+    if std::mem::replace(said, true) {
+        return None;
+    }
+    let retry = crate::streams::reconnect_spread();
+    Some(Ok(Frame::data(Event::new().retry(retry).encode())))
 }

@@ -9,13 +9,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Waker;
+use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 
 /// Ends every open stream of the process now, and refuses new ones with
 /// `503 Service Unavailable`: call it when a graceful shutdown begins, so that
 /// `axum::serve(..).with_graceful_shutdown(..)` does not wait for streams that never
-/// end. Clients reconnect (to another instance) and resume from their last id.
+/// end. Each stream is sent a last `retry:` between 1 and 5 s, at random, so that its
+/// clients reconnect (to another instance) spread over that time rather than all at
+/// once, and resume from their last id.
 ///
 /// ```no_run
 /// # async fn run(
@@ -150,4 +153,16 @@ impl Drop for Registration {
     fn drop(&mut self) {
         registry().streams().remove(&self.key);
     }
+}
+
+/// The shortest and longest reconnection delay a stream ended by a shutdown is given.
+const RECONNECT_SPREAD: (u64, u64) = (1_000, 5_000);
+
+/// A reconnection delay drawn at random from [`RECONNECT_SPREAD`].
+pub(crate) fn reconnect_spread() -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    // Each `RandomState` is seeded anew: random enough to spread reconnections.
+    let draw = RandomState::new().hash_one(registry().next_key.load(Ordering::Relaxed));
+    let (least, most) = RECONNECT_SPREAD;
+    Duration::from_millis(least + draw % (most - least + 1))
 }

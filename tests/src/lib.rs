@@ -2,6 +2,8 @@
 //! client, a real `redis-server`, and the log lines the code under test writes.
 
 pub mod backend;
+pub mod example;
+pub mod heap;
 mod http;
 pub mod logs;
 pub mod redis_server;

@@ -41,6 +41,27 @@ impl RedisServer {
         }
     }
 
+    /// Stops the server with SIGSTOP: it keeps its connections and accepts new ones
+    /// (the kernel does), but answers nothing, as a hung server.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the server runs");
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     /// Starts the server (again) on the same port and waits until it answers.
     pub fn restart(&mut self) {
         self.kill();

@@ -262,6 +262,39 @@ async fn other_programs_publish_plain_text_or_envelopes() {
     assert_eq!(reset[0].event, sse_runtime::RESET_EVENT);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_other_programs_publish_never_move_a_channel() {
+    let redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let addr = server(&hub).await;
+    let mut events = Client::get(addr, "/stream1/", &[]).await.events();
+    let publish = |payload: &str| {
+        let received = redis.query(&["PUBLISH", "foo", payload]).expect("PUBLISH");
+        assert_eq!(received, redis::Value::Int(1), "one subscriber got it");
+    };
+    publish(r#"{"$sse":1,"id":"99999999999999-0","data":"far future"}"#);
+    hub.send_event("n", "after", "foo").await.expect("sent");
+    publish(r#"{"$sse":1,"id":"1-0","data":"far past"}"#);
+    publish(r#"{"$sse":1,"$id":"99999999999999-0","data":"forged hub id"}"#);
+    hub.send_event("n", "last", "foo").await.expect("sent");
+    let got = take_events(&mut events, 4).await;
+    let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(
+        data,
+        ["far future", "after", "far past", "last"],
+        "foreign events are delivered live, the hub's keep coming, a forged hub id is skipped"
+    );
+    let ids: Vec<&str> = got.iter().map(|event| event.id.as_str()).collect();
+    assert!(
+        ids[1] < ids[3] && ids[1].contains('-'),
+        "the hub's ids: {ids:?}"
+    );
+    // Resuming from the hub's id of "after" misses nothing the hub sent since.
+    let again = Client::get(addr, "/stream1/", &[("last-event-id", ids[1])]).await;
+    let resumed = take_events(&mut again.events(), 1).await;
+    assert_eq!(resumed[0].data, "last");
+}
+
 #[tokio::test]
 async fn a_payload_that_is_no_event_is_logged_and_skipped() {
     logs::capture();

@@ -32,6 +32,11 @@ impl EventId {
         }
     }
 
+    /// The first id of millisecond `ms`.
+    pub(crate) fn at_ms(ms: u64) -> EventId {
+        EventId { ms, seq: 0 }
+    }
+
     /// Whether the id could have been issued by now (with a margin for clocks that
     /// disagree): an id from the far future is no id of a hub's.
     pub(crate) fn is_plausible(self) -> bool {
@@ -42,7 +47,7 @@ impl EventId {
 /// How far ahead of this process's clock Redis's may be.
 const CLOCK_MARGIN_MS: u64 = 24 * 60 * 60 * 1000;
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |now| now.as_millis() as u64)

@@ -24,6 +24,7 @@ use tower_service::Service;
 
 use super::request::{self, Parsed};
 use super::write::{self, Written};
+use super::{reached, Phase, Timeouts};
 
 /// Serves the requests of `tcp` until the client leaves or, between two requests, `stop`
 /// turns true.
@@ -31,7 +32,8 @@ pub(super) async fn run(
     tcp: TcpStream,
     peer: SocketAddr,
     app: Router,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Phase>,
+    timeouts: Timeouts,
 ) {
     // Bytes read and not yet answered: a request head, or the start of one.
     let mut pending = Vec::new();
@@ -61,7 +63,7 @@ pub(super) async fn run(
             if pending.is_empty() {
                 pending = Vec::new();
             }
-            write::response(&tcp, response, keep_alive, &mut pending)
+            write::response(&tcp, response, keep_alive, &mut pending, timeouts.write)
         };
         match writing.await {
             Written::KeepAlive => {}
@@ -120,7 +122,7 @@ async fn hand_to_hyper(
     tcp: TcpStream,
     pending: Vec<u8>,
     app: WithPeer,
-    mut stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<Phase>,
 ) {
     let io = Replay {
         read: Bytes::from(pending),
@@ -155,9 +157,9 @@ impl hyper::service::Service<Request<Incoming>> for WithPeer {
     }
 }
 
-/// Completes once the server stops.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
+/// Completes once the server stops taking requests.
+async fn stopped(stop: &mut watch::Receiver<Phase>) {
+    reached(stop, Phase::Draining).await;
 }
 
 /// A connection that first gives back bytes already read from it.

@@ -19,14 +19,20 @@
 //! `ConnectInfo<SocketAddr>` as they do under `axum::serve` with
 //! `into_make_service_with_connect_info`.
 //!
+//! A graceful shutdown is bounded: after the signal, streams end at once (each told a
+//! `retry:` spread over a few seconds, so their clients do not all come back in the same
+//! instant), requests in flight get [`Serve::drain_timeout`] to finish, and whatever is
+//! still open then (a client that stopped reading, a half-sent body) is closed. A stream
+//! whose client reads nothing for [`Serve::write_timeout`] is closed at any time.
+//!
 //! HTTP/2 is left to `axum::serve`: event streams are HTTP/1.1 traffic in practice (a
 //! browser's `EventSource` over HTTP/2 goes through a proxy that speaks HTTP/1.1
 //! upstream). Trailers of a response body are not sent, as hyper sends them only to
 //! clients that ask with `TE: trailers`.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::time::Duration;
 
 use axum::Router;
@@ -37,27 +43,45 @@ mod connection;
 mod request;
 mod write;
 
-/// Serves `app` on `listener` until the process ends.
+/// How long requests in flight get to finish after a shutdown signal, by default.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a client may read nothing of a response before its connection is closed, by
+/// default: nginx's `send_timeout`.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves `app` on `listener`: `.await` it to serve until the process ends, or give it
+/// a shutdown signal first.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// sse_runtime::serve(listener, app).await
+/// sse_runtime::serve(listener, app)
+///     .with_graceful_shutdown(sse_runtime::shutdown_signal())
+///     .await
 /// # }
 /// ```
-pub async fn serve(listener: TcpListener, app: Router) -> io::Result<()> {
-    serve_with_shutdown(listener, app, std::future::pending()).await
+pub fn serve(listener: TcpListener, app: Router) -> Serve {
+    Serve {
+        listener,
+        app,
+        timeouts: Timeouts {
+            drain: DEFAULT_DRAIN_TIMEOUT,
+            write: DEFAULT_WRITE_TIMEOUT,
+        },
+    }
 }
 
 /// Serves `app` on `listener` until `signal` completes; then stops accepting, ends every
 /// stream of the process (as [`shutdown`](crate::shutdown) does), lets the requests in
-/// flight finish, and returns once every connection is closed.
+/// flight finish for at most [`DEFAULT_DRAIN_TIMEOUT`], and returns once every connection
+/// is closed. The same as `serve(listener, app).with_graceful_shutdown(signal)`.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router, stop: tokio::sync::oneshot::Receiver<()>) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 /// sse_runtime::serve_with_shutdown(listener, app, async move {
-///     let _ = stop.await; // or tokio::signal::ctrl_c(), a SIGTERM handler...
+///     let _ = stop.await; // or sse_runtime::shutdown_signal()
 /// })
 /// .await
 /// # }
@@ -65,9 +89,145 @@ pub async fn serve(listener: TcpListener, app: Router) -> io::Result<()> {
 pub async fn serve_with_shutdown(
     listener: TcpListener,
     app: Router,
-    signal: impl Future<Output = ()> + Send,
+    signal: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let (stopping, stop) = watch::channel(false);
+    serve(listener, app).with_graceful_shutdown(signal).await
+}
+
+/// Completes when the process is asked to stop: Ctrl-C (SIGINT) or, on Unix, SIGTERM
+/// (what `kill`, systemd and Kubernetes send). For `with_graceful_shutdown`.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: ending streams, then closing connections");
+}
+
+/// A server not yet started: [`serve`]'s settings. `.await` it to serve.
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve {
+    listener: TcpListener,
+    app: Router,
+    timeouts: Timeouts,
+}
+
+/// The time limits of a server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    drain: Duration,
+    pub(crate) write: Duration,
+}
+
+impl std::fmt::Debug for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serve {
+    /// How long requests in flight get to finish once the shutdown signal came (default
+    /// [`DEFAULT_DRAIN_TIMEOUT`]); then every connection still open is closed.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.drain = timeout;
+        self
+    }
+
+    /// How long a client may take nothing of a response before its connection is
+    /// closed (default [`DEFAULT_WRITE_TIMEOUT`]): a stream whose client stopped reading
+    /// costs nothing after that.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.write = timeout;
+        self
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully within the drain
+    /// timeout.
+    pub fn with_graceful_shutdown<F>(self, signal: F) -> WithGracefulShutdown<F>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        WithGracefulShutdown {
+            serve: self,
+            signal,
+        }
+    }
+}
+
+impl IntoFuture for Serve {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self, std::future::pending()))
+    }
+}
+
+/// A server with a shutdown signal. `.await` it to serve.
+#[must_use = "a server does nothing until it is awaited"]
+pub struct WithGracefulShutdown<F> {
+    serve: Serve,
+    signal: F,
+}
+
+impl<F> std::fmt::Debug for WithGracefulShutdown<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithGracefulShutdown")
+            .field("serve", &self.serve)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Future<Output = ()> + Send + 'static> IntoFuture for WithGracefulShutdown<F> {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self.serve, self.signal))
+    }
+}
+
+/// What a connection is told of the server's shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    Serving,
+    /// Finish what is in flight, start nothing new.
+    Draining,
+    /// Close now.
+    Closing,
+}
+
+async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Result<()> {
+    let Serve {
+        listener,
+        app,
+        timeouts,
+    } = serve;
+    let (phase, watching) = watch::channel(Phase::Serving);
     // Every connection holds a sender; when the last is dropped, all are closed.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let mut signal = pin!(signal);
@@ -88,17 +248,36 @@ pub async fn serve_with_shutdown(
         // Events are small writes that should leave at once.
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
-        let stop = stop.clone();
+        let watching = watching.clone();
         let open = open.clone();
         tokio::spawn(async move {
-            connection::run(tcp, peer, app, stop).await;
+            let mut closing = watching.clone();
+            tokio::select! {
+                () = connection::run(tcp, peer, app, watching, timeouts) => {}
+                () = reached(&mut closing, Phase::Closing) => {}
+            }
             drop(open);
         });
     }
     drop(listener);
     crate::shutdown();
-    let _ = stopping.send(true);
+    let _ = phase.send(Phase::Draining);
     drop(open);
-    let _ = all_closed.recv().await;
+    if tokio::time::timeout(timeouts.drain, all_closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            drain = ?timeouts.drain,
+            "connections still open after the drain timeout are closed"
+        );
+        let _ = phase.send(Phase::Closing);
+        let _ = all_closed.recv().await;
+    }
     Ok(())
+}
+
+/// Completes once the server reaches `phase`.
+pub(crate) async fn reached(watching: &mut watch::Receiver<Phase>, phase: Phase) {
+    let _ = watching.wait_for(|now| *now >= phase).await;
 }

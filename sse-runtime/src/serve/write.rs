@@ -2,8 +2,9 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::task::{ready, Poll};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
@@ -15,6 +16,7 @@ use futures_util::FutureExt;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::request::{has_token, MAX_HEAD};
 
@@ -38,6 +40,7 @@ pub(super) fn response<'a>(
     response: Response,
     keep_alive: bool,
     pending: &'a mut Vec<u8>,
+    write_timeout: Duration,
 ) -> impl Future<Output = Written> + 'a {
     let (parts, body) = response.into_parts();
     let keep_alive = keep_alive
@@ -59,6 +62,7 @@ pub(super) fn response<'a>(
         one: None,
         many: BytesMut::new(),
         end: false,
+        write_timeout,
     };
     stream(tcp, body, out, bodiless, keep_alive, pending)
 }
@@ -141,6 +145,8 @@ struct Out {
     /// Several frames, copied together.
     many: BytesMut,
     end: bool,
+    /// How long the client may take none of a write.
+    write_timeout: Duration,
 }
 
 impl Out {
@@ -172,6 +178,7 @@ impl Out {
     /// Writes what there is, and empties it.
     async fn send(&mut self, tcp: &TcpStream) -> io::Result<()> {
         let head = self.head.take().unwrap_or_default();
+        let timeout = self.write_timeout;
         let end: &[u8] = match (self.end, self.chunked) {
             (true, true) => b"0\r\n\r\n",
             _ => b"",
@@ -181,11 +188,14 @@ impl Out {
                 let mut size = [0; CHUNK_SIZE_LEN];
                 let size = chunk_size(one.len(), &mut size);
                 let frame = size.chain(one).chain(&b"\r\n"[..]);
-                write_all(tcp, head.chain(frame).chain(end)).await
+                write_all(tcp, head.chain(frame).chain(end), timeout).await
             }
-            Some(one) => write_all(tcp, head.chain(one).chain(end)).await,
+            Some(one) => write_all(tcp, head.chain(one).chain(end), timeout).await,
             // Taken whole, so that an idle stream keeps no buffer.
-            None => write_all(tcp, head.chain(std::mem::take(&mut self.many)).chain(end)).await,
+            None => {
+                let many = std::mem::take(&mut self.many);
+                write_all(tcp, head.chain(many).chain(end), timeout).await
+            }
         }
     }
 }
@@ -250,19 +260,29 @@ fn chunk_size(len: usize, line: &mut [u8; CHUNK_SIZE_LEN]) -> &[u8] {
     }
 }
 
-/// Writes all of `buf`, its pieces in one `writev` where the socket takes them.
+/// Writes all of `buf`, its pieces in one `writev` where the socket takes them; fails
+/// if the client takes none of it for `timeout`.
 ///
 /// Polled by hand rather than through `writable().await`, as is `client_gone`: the
-/// futures of readiness would take their room in every connection's task.
-async fn write_all(tcp: &TcpStream, mut buf: impl Buf) -> io::Result<()> {
+/// futures of readiness would take their room in every connection's task. The timer
+/// exists only while the client is not reading.
+async fn write_all(tcp: &TcpStream, mut buf: impl Buf, timeout: Duration) -> io::Result<()> {
+    let mut stalled: Option<Pin<Box<Sleep>>> = None;
     poll_fn(|cx| {
         while buf.has_remaining() {
-            ready!(tcp.poll_write_ready(cx))?;
+            if tcp.poll_write_ready(cx)?.is_pending() {
+                let deadline = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(deadline.as_mut().poll(cx));
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
             let mut slices = [IoSlice::new(&[]); 8];
             let count = buf.chunks_vectored(&mut slices);
             match tcp.try_write_vectored(&slices[..count]) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(written) => buf.advance(written),
+                Ok(written) => {
+                    buf.advance(written);
+                    stalled = None;
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => return Poll::Ready(Err(error)),
             }

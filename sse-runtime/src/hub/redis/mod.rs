@@ -15,11 +15,13 @@ mod subscriber;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use redis::streams::{StreamId, StreamRangeReply};
 use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, RedisError};
 use tokio::sync::mpsc;
 
 use super::builder::{Settings, DEFAULT_REDIS_HISTORY_BYTES};
 use super::fanout::Fanout;
+use super::frame::Frame;
 use super::history::Page;
 use super::id::EventId;
 use super::{payload, BoxFuture, Broker};
@@ -188,27 +190,57 @@ impl Commands {
         from: EventId,
         limit: usize,
     ) -> Result<Page, Error> {
-        let mut connection = self.link.connection().await?;
         // From `from` itself: the history holds it if it comes first.
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(history_key(channel.as_str()))
-            .arg(from.to_string())
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit + 1)
-            .query_async(&mut connection)
-            .await?;
-        let mut entries = reply.ids.iter();
+        let entries = self.range(channel, &from.to_string(), limit + 1).await?;
+        let mut entries = entries.ids.iter();
         if entries.next().map(|entry| entry.id.parse()) != Some(Ok(from)) {
             return Ok(Page::Unknown);
         }
-        let frames = entries
+        Ok(Page::After(self.frames(channel, entries)))
+    }
+
+    /// Up to `limit` events of `channel` after `after`, whether the history holds it or
+    /// not: what a channel missed while the subscriber was away.
+    pub(super) async fn range_after(
+        &self,
+        channel: &ChannelName,
+        after: EventId,
+        limit: usize,
+    ) -> Result<Vec<Frame>, Error> {
+        let entries = self.range(channel, &format!("({after}"), limit).await?;
+        Ok(self.frames(channel, entries.ids.iter()))
+    }
+
+    async fn range(
+        &self,
+        channel: &ChannelName,
+        start: &str,
+        count: usize,
+    ) -> Result<StreamRangeReply, Error> {
+        let mut connection = self.link.connection().await?;
+        let reply = redis::cmd("XRANGE")
+            .arg(history_key(channel.as_str()))
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut connection)
+            .await?;
+        Ok(reply)
+    }
+
+    /// The events of history entries.
+    fn frames<'a>(
+        &self,
+        channel: &ChannelName,
+        entries: impl Iterator<Item = &'a StreamId>,
+    ) -> Vec<Frame> {
+        entries
             .filter_map(|entry| {
                 let rest: String = entry.get("e")?;
                 let payload = payload::with_id(&entry.id, &rest);
                 subscriber::frame(channel.as_str(), payload.as_bytes(), self.max_event)
             })
-            .collect();
-        Ok(Page::After(frames))
+            .collect()
     }
 }

@@ -23,8 +23,7 @@ use crate::error::Error;
 use crate::hub::fanout::Fanout;
 use crate::hub::follow::PAGE;
 use crate::hub::frame::Frame;
-use crate::hub::history::Page;
-use crate::hub::id::EventId;
+use crate::hub::id::{now_ms, EventId};
 use crate::hub::payload::{self, Decoded};
 
 /// A change of what the process listens to.
@@ -42,9 +41,12 @@ pub(super) struct Subscriber {
     pub(super) commands: Arc<Commands>,
     pub(super) max_event: usize,
     /// The id of the last event the hub issued that was delivered on each channel with
-    /// listeners: where to fill the gap from after a reconnection, and what not to
-    /// deliver twice.
+    /// listeners, or, before the first, one from just before the channel was subscribed
+    /// to: where to fill the gap from after a reconnection, and what not to deliver
+    /// twice.
     delivered: HashMap<ChannelName, EventId>,
+    /// Redis's clock minus this process's, in milliseconds, as read on connecting.
+    clock_offset: i64,
     /// How many connections were opened: pushes are tagged with their connection's
     /// number, so that one from a connection already replaced is not taken for one of
     /// the current connection.
@@ -85,6 +87,7 @@ impl Subscriber {
             commands,
             max_event,
             delivered: HashMap::new(),
+            clock_offset: 0,
             opened: 0,
         }
     }
@@ -136,13 +139,23 @@ impl Subscriber {
             Ok(connection) => connection,
             Err(error) => return lost(error),
         };
+        match redis::cmd("TIME")
+            .query_async::<(u64, u64)>(&mut connection)
+            .await
+        {
+            Ok((seconds, micros)) => {
+                let redis_ms = seconds * 1000 + micros / 1000;
+                self.clock_offset = redis_ms as i64 - now_ms() as i64;
+            }
+            Err(error) => return lost(error),
+        }
         let Some(fanout) = self.fanout.upgrade() else {
             return Stop::HubGone;
         };
         // Everything that has listeners now; changes queued meanwhile are applied after,
         // in order, and subscribing twice is harmless.
         for channel in fanout.channel_names() {
-            if let Err(error) = subscribe(&mut connection, &fanout, &channel).await {
+            if let Err(error) = self.subscribe(&mut connection, &fanout, &channel).await {
                 return lost(error);
             }
         }
@@ -161,7 +174,7 @@ impl Subscriber {
                     let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
                     let done = match change {
                         None => return Stop::HubGone,
-                        Some(Change::Listen(channel)) => subscribe(&mut connection, &fanout, &channel).await,
+                        Some(Change::Listen(channel)) => self.subscribe(&mut connection, &fanout, &channel).await,
                         Some(Change::Unlisten(channel)) => {
                             self.delivered.remove(&channel);
                             connection.unsubscribe(channel.as_str()).await
@@ -197,6 +210,26 @@ impl Subscriber {
         }
     }
 
+    /// Subscribes to `channel`; a channel new to the task is marked as delivered up to
+    /// a second before now, by Redis's clock, so that a reconnection fills its gap from
+    /// there (a little early rather than late: what the clients of the channel saw
+    /// already is skipped by id).
+    async fn subscribe(
+        &mut self,
+        connection: &mut MultiplexedConnection,
+        fanout: &Fanout,
+        channel: &ChannelName,
+    ) -> redis::RedisResult<()> {
+        if !self.delivered.contains_key(channel) {
+            let redis_now = now_ms().saturating_add_signed(self.clock_offset);
+            let mark = EventId::at_ms(redis_now.saturating_sub(1000));
+            self.delivered.insert(channel.clone(), mark);
+        }
+        connection.subscribe(channel.as_str()).await?;
+        fanout.set_ready(channel.as_str(), true);
+        Ok(())
+    }
+
     /// Delivers `frame` unless the hub issued it no later than the last event delivered
     /// on `channel`. Events of other programs have no id of the hub's: they are always
     /// delivered and never move the mark.
@@ -205,11 +238,8 @@ impl Subscriber {
             match self.delivered.get_mut(channel) {
                 Some(last) if *last >= id => return,
                 Some(last) => *last = id,
-                None => {
-                    if let Ok(name) = ChannelName::new(channel) {
-                        self.delivered.insert(name, id);
-                    }
-                }
+                // Not listened to any more: its clients are gone.
+                None => return,
             }
         }
         fanout.deliver(channel, frame);
@@ -224,13 +254,7 @@ impl Subscriber {
             .collect();
         for (channel, mut last) in missed {
             loop {
-                let frames = match self.commands.history(&channel, last, PAGE).await? {
-                    Page::After(frames) => frames,
-                    Page::Unknown => {
-                        tracing::warn!(%channel, "the history no longer holds what the channel missed while Redis was away");
-                        break;
-                    }
-                };
+                let frames = self.commands.range_after(&channel, last, PAGE).await?;
                 let full = frames.len() == PAGE;
                 for frame in frames {
                     last = frame.id.unwrap_or(last);
@@ -243,16 +267,6 @@ impl Subscriber {
         }
         Ok(())
     }
-}
-
-async fn subscribe(
-    connection: &mut MultiplexedConnection,
-    fanout: &Fanout,
-    channel: &ChannelName,
-) -> redis::RedisResult<()> {
-    connection.subscribe(channel.as_str()).await?;
-    fanout.set_ready(channel.as_str(), true);
-    Ok(())
 }
 
 /// Decodes a payload once and encodes it for the clients; a payload that is no event, or

@@ -1,0 +1,68 @@
+//! The example programs, run as a user runs them: their binary, an address of their own
+//! in `SSE_ADDR`, killed when the test ends.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running example; killed when dropped.
+pub struct Example {
+    /// The process.
+    pub child: Child,
+    /// The address it listens on, `127.0.0.1:<port>`.
+    pub addr: String,
+}
+
+/// The binary of example `name`, which `cargo test --workspace` builds beside the tests.
+pub fn binary(name: &str) -> PathBuf {
+    let test = std::env::current_exe().expect("the test's path");
+    let profile_dir = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}
+
+impl Example {
+    /// Starts example `name` on the embedded hub, on a free port, and waits until it
+    /// listens.
+    pub fn start(name: &str) -> Example {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(binary(name))
+            .env("SSE_ADDR", &addr)
+            .env_remove("SSE_REDIS_URL")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!("example `{name}` runs (`cargo test --workspace` builds it): {error}")
+            });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "example `{name}` listens");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Example { child, addr }
+    }
+
+    /// Sends the process `signal` (`TERM`, `INT`, ...) as `kill` does.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal}");
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,121 @@
+//! What the embedded hub holds in memory, counted by a global allocator: a channel per
+//! client costs about what a shared channel does, and history is bounded in bytes
+//! whatever is sent. (A binary of its own: it counts the whole process's heap, so its
+//! tests run one at a time.)
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::{Extension, Router};
+use futures_util::future::join_all;
+use sse_runtime::prelude::*;
+use tests::heap::{self, Counting};
+use tests::serve;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+#[global_allocator]
+static HEAP: Counting = Counting;
+
+/// One test at a time: each measures the whole heap.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// The `dynamic_channel` example's view: `GET /sse/{channel}/`.
+#[sse_view("/sse/{channel}/", channel = "{channel}")]
+pub struct Dynamic;
+
+/// A stream opened with the least a client can hold: a socket that has read the head.
+async fn open(addr: SocketAddr, path: String) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("request");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        tcp.read_exact(&mut byte).await.expect("the response head");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// The heap's growth per stream when `count` streams open `path(n)`.
+async fn bytes_per_stream(addr: SocketAddr, count: usize, path: impl Fn(usize) -> String) -> isize {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = heap::live();
+    let streams = join_all((0..count).map(|n| open(addr, path(n)))).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let grown = heap::live() - before;
+    drop(streams);
+    grown / count as isize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_per_client_costs_about_what_a_shared_channel_does() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const STREAMS: usize = 2_000;
+    let hub = Hub::embedded();
+    let app: Router = sse_routes![Dynamic].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    // Warm up what every stream shares (the router, the runtime's buffers).
+    drop(join_all((0..100).map(|n| open(addr, format!("/sse/warm{n}/")))).await);
+    let shared = bytes_per_stream(addr, STREAMS, |_| "/sse/everyone/".into()).await;
+    let own = bytes_per_stream(addr, STREAMS, |n| format!("/sse/user{n}/")).await;
+    println!("heap per stream: {shared} B on a shared channel, {own} B on a channel of its own");
+    assert!(
+        own - shared <= 1024,
+        "a channel with one listener and no traffic costs at most 1 KiB more than a shared one: {own} B vs {shared} B"
+    );
+    // The channels are forgotten when their clients leave.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hub.listened_channels(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_history_is_bounded_in_bytes_whatever_is_sent() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const BUDGET: usize = 16 << 20;
+    let hub = Hub::builder().history_bytes(BUDGET).build().unwrap();
+    let before = heap::live();
+    // 3,000 events of 60 KB over 20 channels nobody listens to: 180 MB sent.
+    let data = "x".repeat(60_000);
+    for n in 0..3_000 {
+        hub.send_event("big", data.as_str(), &format!("c{}", n % 20))
+            .await
+            .expect("sent");
+    }
+    let held = heap::live() - before;
+    println!(
+        "heap after 180 MB sent with a 16 MiB history budget: {} MiB",
+        held >> 20
+    );
+    assert!(
+        held <= (BUDGET + (2 << 20)) as isize,
+        "the history holds at most its budget: {held} B held"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_maximum_is_an_error_and_nothing_is_kept() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let hub = Hub::builder().max_event(1 << 20).build().unwrap();
+    let huge = "x".repeat((1 << 20) + 1);
+    let refused = hub.send_event("huge", huge, "c").await;
+    assert!(
+        matches!(refused, Err(sse_runtime::Error::TooLarge { size, max: 1_048_576 }) if size == (1 << 20) + 5),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "the event is 1048581 bytes, more than the hub's maximum of 1048576: send a smaller event, or a reference to the data"
+    );
+    assert!(hub
+        .send_event("fits", "x".repeat(1 << 19), "c")
+        .await
+        .is_ok());
+}

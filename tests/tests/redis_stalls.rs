@@ -1,0 +1,110 @@
+//! A Redis that hangs rather than dies: busy in a script, or stopped with SIGSTOP. A
+//! send is never reported as failed when it may have been sent, and a retry with the
+//! same key sends it once; waiting sends share one connection attempt.
+
+use std::time::{Duration, Instant};
+
+use axum::{Extension, Router};
+use futures_util::future::join_all;
+use sse_runtime::prelude::*;
+use sse_runtime::Error;
+use tests::redis_server::RedisServer;
+use tests::{serve, take_events, Client};
+
+/// The seed's view of channel `foo`.
+#[sse_view("/stream1/", channel = "foo")]
+pub struct Stream1;
+
+/// Keeps Redis busy in a script for `seconds`, from a thread of its own.
+fn busy(redis: &RedisServer, seconds: u32) -> std::thread::JoinHandle<()> {
+    let url = redis.url();
+    let script = format!(
+        "local start = redis.call('TIME')[1] while redis.call('TIME')[1] - start < {seconds} do end return 1"
+    );
+    std::thread::spawn(move || {
+        let client = redis::Client::open(url).unwrap();
+        let mut connection = client.get_connection().unwrap();
+        let _: i64 = redis::cmd("EVAL")
+            .arg(script)
+            .arg(0)
+            .query(&mut connection)
+            .expect("the busy script runs");
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_redis_took_and_did_not_answer_is_unknown_and_its_retry_sends_it_once() {
+    let redis = RedisServer::start();
+    let hub = Hub::builder()
+        .redis_url(redis.url())
+        .redis_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let app: Router = sse_routes![Stream1].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    let client = Client::get(addr, "/stream1/", &[]).await;
+    let mut events = client.events();
+    hub.send_event("n", "before", "foo").await.expect("sent");
+
+    let script = busy(&redis, 2);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let event = Event::new().event("n").data("once");
+    let first = hub.send_idempotent("foo", &event, "order-17").await;
+    assert!(
+        matches!(first, Err(Error::OutcomeUnknown(_))),
+        "Redis took the send and did not answer in time: {first:?}"
+    );
+    script.join().unwrap();
+    // The retry with the same key: Redis ran the first one when it could, so this one
+    // sends nothing and says so by succeeding.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Err(error) = hub.send_idempotent("foo", &event, "order-17").await {
+        assert!(Instant::now() < deadline, "the retry goes through: {error}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hub.send_event("n", "after", "foo").await.expect("sent");
+    let got = take_events(&mut events, 3).await;
+    let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(data, ["before", "once", "after"], "sent once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_to_a_hung_redis_share_one_connection_attempt() {
+    let redis = RedisServer::start();
+    let timeout = Duration::from_millis(500);
+    let hub = Hub::builder()
+        .redis_url(redis.url())
+        .redis_timeout(timeout)
+        .build()
+        .unwrap();
+    redis.pause();
+    let started = Instant::now();
+    let sends = join_all((0..12).map(|n| {
+        let hub = hub.clone();
+        async move {
+            let sent = hub.send_event("n", n.to_string(), "foo").await;
+            (sent, started.elapsed())
+        }
+    }))
+    .await;
+    redis.resume();
+    for (sent, _) in &sends {
+        assert!(
+            matches!(sent, Err(Error::Redis(_))),
+            "not connected, so not sent: {sent:?}"
+        );
+    }
+    let slowest = sends.iter().map(|(_, took)| *took).max().unwrap();
+    println!("12 sends to a hung Redis all failed within {slowest:?} (timeout {timeout:?})");
+    // One at a time, the last would fail after 12 timeouts.
+    assert!(
+        slowest < timeout * 4,
+        "the sends waited for one attempt together: the slowest took {slowest:?}"
+    );
+    // And once Redis answers again, so does the hub.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hub.send_event("n", "back", "foo").await.is_err() {
+        assert!(Instant::now() < deadline, "sending works again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
