@@ -139,6 +139,12 @@ async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {
         let live = take_events(&mut events, 1).await.remove(0);
         assert_eq!(live.data, "live", "the live stream follows the reset");
     }
+    // An empty id is no id (a browser whose id an event emptied sends none): no reset.
+    let client = Client::get(addr, "/rooms/short", &[("last-event-id", "")]).await;
+    let mut events = client.events();
+    hub.send_event("n", "first", "room:short").await.unwrap();
+    let first = take_events(&mut events, 1).await.remove(0);
+    assert_eq!((first.event.as_str(), first.data.as_str()), ("n", "first"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
