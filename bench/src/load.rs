@@ -48,8 +48,9 @@ fn now_ns() -> u128 {
         .as_nanos()
 }
 
-/// Opens `count` streams on `path`, at most `parallel` handshakes at a time, from source
-/// addresses spread over 127.0.0.2–251 so that ports do not run short.
+/// Opens `count` streams on `path` (in which `{i}` stands for each stream's number), at
+/// most `parallel` handshakes at a time, from source addresses spread over
+/// 127.0.0.2–251 so that ports do not run short.
 pub(crate) async fn open(addr: SocketAddr, path: &str, count: usize, parallel: usize) -> Load {
     let (stop, stopped) = watch::channel(false);
     let received = Arc::new(AtomicU64::new(0));
@@ -59,7 +60,7 @@ pub(crate) async fn open(addr: SocketAddr, path: &str, count: usize, parallel: u
     let opened: Vec<Option<JoinHandle<Seen>>> = stream::iter(0..count)
         .map(|index| {
             let stopped = stopped.clone();
-            let path = path.to_owned();
+            let path = path.replace("{i}", &index.to_string());
             let received = received.clone();
             async move {
                 let connecting = connect(addr, &path, index, stopped, received);
@@ -88,13 +89,7 @@ async fn connect(
     mut stopped: watch::Receiver<bool>,
     received: Arc<AtomicU64>,
 ) -> Option<JoinHandle<Seen>> {
-    let source = Ipv4Addr::new(127, 0, 0, 2 + (index % 250) as u8);
-    let socket = TcpSocket::new_v4().ok()?;
-    socket.bind(SocketAddr::new(IpAddr::V4(source), 0)).ok()?;
-    let tcp = tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
-        .await
-        .ok()?
-        .ok()?;
+    let tcp = connect_from(addr, index).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
         .ok()?;
@@ -191,4 +186,79 @@ impl Load {
         }
         seen
     }
+}
+
+/// A TCP connection to `addr` from source address 127.0.0.(2 + index % 250).
+async fn connect_from(addr: SocketAddr, index: usize) -> Option<tokio::net::TcpStream> {
+    let source = Ipv4Addr::new(127, 0, 0, 2 + (index % 250) as u8);
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0)).ok()?;
+    tokio::time::timeout(Duration::from_secs(10), socket.connect(addr))
+        .await
+        .ok()?
+        .ok()
+}
+
+/// What a churn did.
+pub(crate) struct Churned {
+    /// Streams opened (answered `200`) and closed again.
+    pub(crate) streams: usize,
+    /// Attempts that got no stream.
+    pub(crate) failed: usize,
+}
+
+/// Opens `per_second` streams a second for `seconds`, each on one of `channels` user
+/// channels from `first_channel` on, each held for 100 to 900 ms and closed: clients
+/// coming and going. Bounded: `per_second * seconds` connections in all.
+pub(crate) async fn churn(
+    addr: SocketAddr,
+    per_second: u64,
+    seconds: u64,
+    first_channel: u64,
+    channels: u64,
+) -> Churned {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut ticks = tokio::time::interval(Duration::from_nanos(1_000_000_000 / per_second));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..per_second * seconds {
+        ticks.tick().await;
+        tasks.spawn(async move {
+            let hold = Duration::from_millis(100 + (k.wrapping_mul(7919) % 800));
+            let channel = first_channel + k % channels;
+            let opened = async {
+                let mut tcp = connect_from(addr, k as usize).await?;
+                let request = format!("GET /users/{channel} HTTP/1.1\r\nhost: bench\r\n\r\n");
+                tcp.write_all(request.as_bytes()).await.ok()?;
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut chunk = [0; 512];
+                    match tcp.read(&mut chunk).await.ok()? {
+                        0 => return None,
+                        read => head.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                head.starts_with(b"HTTP/1.1 200").then_some(tcp)
+            };
+            match tokio::time::timeout(Duration::from_secs(5), opened).await {
+                Ok(Some(tcp)) => {
+                    tokio::time::sleep(hold).await;
+                    drop(tcp);
+                    true
+                }
+                _ => false,
+            }
+        });
+    }
+    let mut churned = Churned {
+        streams: 0,
+        failed: 0,
+    };
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(true) => churned.streams += 1,
+            _ => churned.failed += 1,
+        }
+    }
+    churned
 }

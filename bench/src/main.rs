@@ -28,8 +28,12 @@ struct Scenario {
     rate: u64,
     size: u64,
     configs: &'static [&'static str],
-    /// The route the clients read: `/events` (a channel) or `/burst` (made by the handler).
+    /// The route the clients read: `/events` (a channel), `/users/{i}` (a channel per
+    /// client) or `/burst` (made by the handler).
     path: &'static str,
+    /// 0: every event goes to channel `bench`; else each goes to one of this many user
+    /// channels, and so to one client.
+    channels: u64,
 }
 
 const STREAMING: &[&str] = &["embedded", "redis", "hub", "naive"];
@@ -43,6 +47,7 @@ const SCENARIOS: &[Scenario] = &[
         size: 64,
         configs: STREAMING,
         path: "/events",
+        channels: 0,
     },
     Scenario {
         name: "S1",
@@ -52,6 +57,7 @@ const SCENARIOS: &[Scenario] = &[
         size: 64,
         configs: STREAMING,
         path: "/events",
+        channels: 0,
     },
     Scenario {
         name: "S2",
@@ -61,6 +67,7 @@ const SCENARIOS: &[Scenario] = &[
         size: 64,
         configs: &["embedded", "embedded-axum", "redis", "hub", "naive"],
         path: "/events",
+        channels: 0,
     },
     Scenario {
         name: "S3",
@@ -70,6 +77,7 @@ const SCENARIOS: &[Scenario] = &[
         size: 64,
         configs: STREAMING,
         path: "/events",
+        channels: 0,
     },
     Scenario {
         name: "S4",
@@ -79,6 +87,7 @@ const SCENARIOS: &[Scenario] = &[
         size: 64,
         configs: &["embedded", "embedded-axum", "hub"],
         path: "/events",
+        channels: 0,
     },
     Scenario {
         name: "CPU",
@@ -88,8 +97,50 @@ const SCENARIOS: &[Scenario] = &[
         size: 0,
         configs: &["embedded-axum", "embedded", "plain"],
         path: "/burst",
+        channels: 0,
+    },
+    Scenario {
+        name: "S5",
+        clients: 10_000,
+        events: 20_000,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "redis", "hub"],
+        path: "/users/{i}",
+        channels: 10_000,
+    },
+    Scenario {
+        name: "S6",
+        clients: CHURN_STAYERS,
+        events: CHURN_SECONDS * CHURN_EVENTS_PER_SECOND,
+        rate: CHURN_EVENTS_PER_SECOND,
+        size: 64,
+        configs: &["embedded", "redis", "hub"],
+        path: "/users/{i}",
+        channels: CHURN_STAYERS as u64,
     },
 ];
+
+/// S6: clients that stay, one per channel, and receive every event of their channel.
+const CHURN_STAYERS: usize = 1_000;
+/// S6: how long clients come and go, how many a second, on how many other channels.
+const CHURN_SECONDS: u64 = 20;
+/// S6: the round of churn before the memory at the start is read.
+const CHURN_WARM_UP: u64 = 5;
+const CHURN_PER_SECOND: u64 = 1_000;
+const CHURN_CHANNELS: u64 = 1_000;
+const CHURN_EVENTS_PER_SECOND: u64 = 1_000;
+
+/// What S6 measures beside the usual figures.
+#[derive(Debug, Default)]
+struct Churn {
+    streams: usize,
+    failed: usize,
+    /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE Redis ran a second.
+    subscriptions_per_second: f64,
+    rss_start: u64,
+    rss_end: u64,
+}
 
 /// The figures of one scenario and configuration.
 #[derive(Debug, Default)]
@@ -111,6 +162,7 @@ struct Figures {
     /// The load client's CPU time over the same span: near two seconds a second, it is
     /// the bottleneck, and the latencies are partly its own.
     client_cpu_seconds: f64,
+    churn: Option<Churn>,
 }
 
 impl Figures {
@@ -123,6 +175,11 @@ impl Figures {
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
             "lost": self.lost, "duplicated": self.duplicated, "out_of_order": self.out_of_order,
             "cpu_seconds": self.cpu_seconds, "client_cpu_seconds": self.client_cpu_seconds,
+            "churn": self.churn.as_ref().map(|churn| serde_json::json!({
+                "streams": churn.streams, "failed": churn.failed,
+                "subscriptions_per_second": churn.subscriptions_per_second,
+                "rss_start_bytes": churn.rss_start, "rss_end_bytes": churn.rss_end,
+            })),
         })
         .to_string()
     }
@@ -263,6 +320,20 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         false => scenario.path.to_owned(),
     };
     let load = load::open(server.addr, &path, scenario.clients, 256).await;
+    let churning = scenario.name == "S6";
+    if churning {
+        // A first round of churn, not measured: memory the allocator keeps for the
+        // next round is not a leak. The second round shows whether anything grows.
+        let channels = (scenario.channels, CHURN_CHANNELS);
+        load::churn(
+            server.addr,
+            CHURN_PER_SECOND,
+            CHURN_WARM_UP,
+            channels.0,
+            channels.1,
+        )
+        .await;
+    }
     if !bursts {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -271,14 +342,45 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         (cpu_before, started) = (server.cpu_seconds(), Instant::now());
         client_cpu_before = cpu_seconds("self");
     }
-    if scenario.path == "/events" && scenario.events > 0 {
+    let subscriptions_before = subscription_commands(redis);
+    if !bursts && scenario.events > 0 {
         server.get(&format!(
-            "/publish?count={}&rate={}&size={}",
-            scenario.events, scenario.rate, scenario.size
+            "/publish?count={}&rate={}&size={}&channels={}",
+            scenario.events, scenario.rate, scenario.size, scenario.channels
         ));
     }
-    let expected = scenario.events * load.held as u64;
+    let churned = match churning {
+        true => Some(
+            load::churn(
+                server.addr,
+                CHURN_PER_SECOND,
+                CHURN_SECONDS,
+                scenario.channels,
+                CHURN_CHANNELS,
+            )
+            .await,
+        ),
+        false => None,
+    };
+    // Each event of a user channel reaches its one client.
+    let expected = match scenario.channels {
+        0 => scenario.events * load.held as u64,
+        _ => scenario.events,
+    };
     let last = load.wait_for(expected, Duration::from_secs(5)).await;
+    let churn = churned.map(|churned| {
+        let seconds = started.elapsed().as_secs_f64();
+        // Let the last leavers go before the memory is read again.
+        std::thread::sleep(Duration::from_secs(1));
+        Churn {
+            streams: churned.streams,
+            failed: churned.failed,
+            subscriptions_per_second: (subscription_commands(redis) - subscriptions_before) as f64
+                / seconds,
+            rss_start: rss_idle,
+            rss_end: server.rss(),
+        }
+    });
     let client_cpu_seconds = cpu_seconds("self") - client_cpu_before;
     let server_cpu_seconds = server.cpu_seconds() - cpu_before;
     // Every connection the server opened to Redis, publishing included.
@@ -304,7 +406,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         .collect();
     latencies.sort_unstable();
     let received: u64 = seen.iter().map(|one| one.received).sum();
-    let path_has_latency = scenario.path == "/events";
+    let path_has_latency = !bursts;
     Figures {
         scenario: scenario.name,
         config: config.to_owned(),
@@ -333,7 +435,26 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         out_of_order: seen.iter().map(|one| one.out_of_order).sum(),
         cpu_seconds: server_cpu_seconds,
         client_cpu_seconds,
+        churn,
     }
+}
+
+/// How many SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE Redis has run.
+fn subscription_commands(redis: &RedisServer) -> u64 {
+    redis
+        .text(&["INFO", "commandstats"])
+        .lines()
+        .filter(|line| {
+            ["subscribe", "unsubscribe", "psubscribe", "punsubscribe"]
+                .iter()
+                .any(|command| line.starts_with(&format!("cmdstat_{command}:")))
+        })
+        .filter_map(|line| {
+            line.split(['=', ','])
+                .nth(1)
+                .and_then(|calls| calls.parse::<u64>().ok())
+        })
+        .sum()
 }
 
 fn table(all: &[Figures]) {
@@ -365,6 +486,39 @@ fn table(all: &[Figures]) {
             f.p50_ms, f.p99_ms, f.max_ms, f.lost, f.duplicated, f.out_of_order, f.cpu_seconds,
             f.client_cpu_seconds
         );
+    }
+    let churns: Vec<&Figures> = all.iter().filter(|f| f.churn.is_some()).collect();
+    if !churns.is_empty() {
+        println!(
+            "\n{:<6} {:<13} {:>8} {:>7} {:>12} {:>12} {:>12} {:>9}",
+            "scen", "config", "churned", "failed", "subs/s", "RSS start", "RSS end", "end/start"
+        );
+        for f in churns {
+            let churn = f.churn.as_ref().expect("filtered");
+            println!(
+                "{:<6} {:<13} {:>8} {:>7} {:>12.1} {:>12} {:>12} {:>9.2}",
+                f.scenario,
+                f.config,
+                churn.streams,
+                churn.failed,
+                churn.subscriptions_per_second,
+                churn.rss_start,
+                churn.rss_end,
+                churn.rss_end as f64 / churn.rss_start.max(1) as f64
+            );
+        }
+    }
+    for f in all.iter().filter(|f| f.scenario == "S5") {
+        if let Some(shared) = all
+            .iter()
+            .find(|s2| s2.scenario == "S2" && s2.config == f.config)
+        {
+            println!(
+                "S5     {:<13} memory/conn against its own S2 (a shared channel): {:.2}",
+                f.config,
+                f.rss_per_connection as f64 / shared.rss_per_connection.max(1) as f64
+            );
+        }
     }
     println!("\nratios against the baseline measured in the same run:");
     for f in all {
@@ -423,7 +577,7 @@ async fn main() {
         })
         .collect();
     if scenarios.is_empty() {
-        eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU or all");
+        eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6 or all");
         std::process::exit(2);
     }
     // `--config name` measures one configuration (and its baseline, if the scenario has it).

@@ -51,7 +51,10 @@ async fn sigterm_ends_every_stream_cleanly_and_the_example_exits() {
             ended && response.ends_with("\r\n0\r\n\r\n"),
             "the stream ended with its last chunk, not cut mid-way: {response:?}"
         );
-        assert!(response.contains("retry: "), "told when to come back: {response:?}");
+        assert!(
+            response.contains("retry: "),
+            "told when to come back: {response:?}"
+        );
     }
     let status = loop {
         if let Some(status) = time.child.try_wait().unwrap() {
@@ -71,7 +74,13 @@ async fn count_resumes_from_the_last_id_and_survives_any_id() {
     let count = Example::start("count");
     let addr = count.addr.as_str();
     let path = "/count/10?step=5&every_ms=10";
-    let (resumed, _) = get(addr, path, "last-event-id: 40\r\n", Duration::from_millis(300)).await;
+    let (resumed, _) = get(
+        addr,
+        path,
+        "last-event-id: 40\r\n",
+        Duration::from_millis(300),
+    )
+    .await;
     assert!(resumed.contains("id: 45\ndata: 45\n\n"), "{resumed}");
     assert!(!resumed.contains("data: 40\n"), "{resumed}");
     // The largest number there is: nothing comes after it, and nothing breaks.
@@ -83,8 +92,17 @@ async fn count_resumes_from_the_last_id_and_survives_any_id() {
     )
     .await;
     assert!(last.starts_with("HTTP/1.1 200"), "{last}");
-    assert!(ended && !last.contains("data:"), "the count is over: {last}");
+    assert!(
+        ended && !last.contains("data:"),
+        "the count is over: {last}"
+    );
     // An empty id is no id: it counts from the start.
-    let (fresh, _) = get(addr, path, "last-event-id: \r\n", Duration::from_millis(300)).await;
+    let (fresh, _) = get(
+        addr,
+        path,
+        "last-event-id: \r\n",
+        Duration::from_millis(300),
+    )
+    .await;
     assert!(fresh.contains("id: 10\ndata: 10\n\n"), "{fresh}");
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::{Extension, Router};
 use futures_util::future::join_all;
 use sse_runtime::prelude::*;
+use tests::backend::Backend;
 use tests::heap::{self, Counting};
 use tests::serve;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -119,3 +120,56 @@ async fn an_event_over_the_maximum_is_an_error_and_nothing_is_kept() {
         .await
         .is_ok());
 }
+
+/// Clients come and go on channels of their own, while events flow to the channels of
+/// clients that stay: once they have gone, the heap is back where it was.
+async fn clients_that_come_and_go_leave_nothing_behind(backend: Backend) {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let hub = backend.hub_with(|hub| hub.history(0));
+    let app: Router = sse_routes![Dynamic].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    let stayers = join_all((0..100).map(|n| open(addr, format!("/sse/stay{n}/")))).await;
+    let round = |round: usize| {
+        let hub = hub.clone();
+        async move {
+            let comers =
+                join_all((0..1_000).map(|n| open(addr, format!("/sse/come{}/", n % 500)))).await;
+            for n in 0..200 {
+                hub.send_event("n", format!("{round}:{n}"), &format!("stay{}", n % 100))
+                    .await
+                    .expect("sent");
+            }
+            drop(comers);
+        }
+    };
+    // A first round warms up what is kept for the next (the runtime's, the allocator's).
+    round(0).await;
+    let settled = |hub: Hub| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while hub.listened_channels() > 100 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the comers' channels are forgotten"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        heap::live()
+    };
+    let start = settled(hub.clone()).await;
+    for n in 1..=3 {
+        round(n).await;
+    }
+    let end = settled(hub.clone()).await;
+    println!(
+        "heap after 3,000 clients came and went: {} B more than before",
+        end - start
+    );
+    assert!(
+        (end - start).abs() < 256 * 1024,
+        "the heap is back where it was: {start} B before, {end} B after"
+    );
+    drop(stayers);
+}
+
+tests::on_both_backends!(clients_that_come_and_go_leave_nothing_behind);

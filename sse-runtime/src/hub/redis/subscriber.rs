@@ -53,6 +53,9 @@ pub(super) struct Subscriber {
     opened: u64,
 }
 
+/// The most channels one SUBSCRIBE or UNSUBSCRIBE names.
+const BATCH: usize = 1000;
+
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
@@ -154,10 +157,9 @@ impl Subscriber {
         };
         // Everything that has listeners now; changes queued meanwhile are applied after,
         // in order, and subscribing twice is harmless.
-        for channel in fanout.channel_names() {
-            if let Err(error) = self.subscribe(&mut connection, &fanout, &channel).await {
-                return lost(error);
-            }
+        let listened = fanout.channel_names();
+        if let Err(error) = self.subscribe(&mut connection, &fanout, listened).await {
+            return lost(error);
         }
         if let Err(error) = self.fill_gaps(&fanout).await {
             return Stop::ConnectionLost(error.to_string());
@@ -171,16 +173,9 @@ impl Subscriber {
         loop {
             tokio::select! {
                 change = self.changes.recv() => {
+                    let Some(change) = change else { return Stop::HubGone };
                     let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
-                    let done = match change {
-                        None => return Stop::HubGone,
-                        Some(Change::Listen(channel)) => self.subscribe(&mut connection, &fanout, &channel).await,
-                        Some(Change::Unlisten(channel)) => {
-                            self.delivered.remove(&channel);
-                            connection.unsubscribe(channel.as_str()).await
-                        }
-                    };
-                    if let Err(error) = done {
+                    if let Err(error) = self.apply_changes(change, &mut connection, &fanout).await {
                         return lost(error);
                     }
                 }
@@ -210,7 +205,47 @@ impl Subscriber {
         }
     }
 
-    /// Subscribes to `channel`; a channel new to the task is marked as delivered up to
+    /// Applies `first` and every change queued after it, as one UNSUBSCRIBE and one
+    /// SUBSCRIBE of many channels: clients that come and go by the thousand cost a few
+    /// commands, and a channel left and joined again in between costs none.
+    async fn apply_changes(
+        &mut self,
+        first: Change,
+        connection: &mut MultiplexedConnection,
+        fanout: &Fanout,
+    ) -> redis::RedisResult<()> {
+        // The last change of each channel decides; `delivered` holds what Redis has.
+        let mut wanted: HashMap<ChannelName, bool> = HashMap::new();
+        let mut change = Some(first);
+        while let Some(next) = change.take() {
+            match next {
+                Change::Listen(channel) => wanted.insert(channel, true),
+                Change::Unlisten(channel) => wanted.insert(channel, false),
+            };
+            if wanted.len() < BATCH {
+                change = self.changes.try_recv().ok();
+            }
+        }
+        let mut leave = Vec::new();
+        let mut join = Vec::new();
+        for (channel, listen) in wanted {
+            match (listen, self.delivered.contains_key(&channel)) {
+                (true, false) => join.push(channel),
+                (false, true) => {
+                    self.delivered.remove(&channel);
+                    leave.push(channel);
+                }
+                _ => {}
+            }
+        }
+        if !leave.is_empty() {
+            let names: Vec<&str> = leave.iter().map(ChannelName::as_str).collect();
+            connection.unsubscribe(names).await?;
+        }
+        self.subscribe(connection, fanout, join).await
+    }
+
+    /// Subscribes to `channels`; a channel new to the task is marked as delivered up to
     /// a second before now, by Redis's clock, so that a reconnection fills its gap from
     /// there (a little early rather than late: what the clients of the channel saw
     /// already is skipped by id).
@@ -218,15 +253,20 @@ impl Subscriber {
         &mut self,
         connection: &mut MultiplexedConnection,
         fanout: &Fanout,
-        channel: &ChannelName,
+        channels: Vec<ChannelName>,
     ) -> redis::RedisResult<()> {
-        if !self.delivered.contains_key(channel) {
-            let redis_now = now_ms().saturating_add_signed(self.clock_offset);
-            let mark = EventId::at_ms(redis_now.saturating_sub(1000));
-            self.delivered.insert(channel.clone(), mark);
+        let redis_now = now_ms().saturating_add_signed(self.clock_offset);
+        let mark = EventId::at_ms(redis_now.saturating_sub(1000));
+        for batch in channels.chunks(BATCH) {
+            for channel in batch {
+                self.delivered.entry(channel.clone()).or_insert(mark);
+            }
+            let names: Vec<&str> = batch.iter().map(ChannelName::as_str).collect();
+            connection.subscribe(names).await?;
+            for channel in batch {
+                fanout.set_ready(channel.as_str(), true);
+            }
         }
-        connection.subscribe(channel.as_str()).await?;
-        fanout.set_ready(channel.as_str(), true);
         Ok(())
     }
 
