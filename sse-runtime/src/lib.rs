@@ -100,11 +100,11 @@
 //! Each process has one [`Hub`]. With nothing configured it is embedded: events reach
 //! the clients of this process. With `SSE_REDIS_URL` set (`redis://127.0.0.1:6379/0`), or
 //! a URL given to [`Hub::builder`], it shares channels through Redis with every process
-//! on that server (Redis 6 or later), over ONE connection for the whole process, which
-//! both listens and sends (RESP3 lets a subscribed connection run commands): it
+//! on that server (Redis 6 or later), over two connections for the whole process: one
 //! subscribes to a channel when the channel gets its first local listener and
-//! unsubscribes when its last one leaves. Each event is decoded and encoded once per process; every client of
-//! the channel is sent the same bytes.
+//! unsubscribes when its last one leaves, the other sends and reads history. Each event
+//! is decoded and encoded once per process; every client of the channel is sent the
+//! same bytes, queued only until each has taken them.
 //!
 //! ## What other programs publish
 //!
@@ -113,11 +113,14 @@
 //! recognised by its `"$sse"` key, that sets the other fields:
 //!
 //! ```json
-//! {"$sse": 1, "event": "myevent", "id": "7", "data": "mydata", "retry": 3000}
+//! {"$sse": 1, "event": "myevent", "data": "mydata", "retry": 3000}
 //! ```
 //!
-//! Every key but `"$sse"` is optional. An envelope whose event name or id holds a line
-//! break, or a payload that is not UTF-8, is logged and skipped; the stream goes on.
+//! Every key but `"$sse"` is optional. Ids belong to the hub: an `"id"` key is not
+//! sent, so what other programs publish never moves a client's `Last-Event-ID` away
+//! from ids the hub can resume from (`"$id"` is reserved for the hub's own envelopes).
+//! An envelope whose event name holds a line break, a payload that is not UTF-8, or one
+//! larger than [`HubBuilder::max_event`], is logged and skipped; the stream goes on.
 //!
 //! # Resuming, faults and limits
 //!
@@ -127,13 +130,17 @@
 //! live stream, with no gap and no duplicate; an id the history does not hold gets an
 //! event named [`RESET_EVENT`], then the live stream. A client that falls more than its
 //! queue behind ([`HubBuilder::client_queue`]) is cut off and resumes when it
-//! reconnects. When Redis goes away, streams stay open and the hub reconnects,
-//! resubscribes and fills the gap from history; sending meanwhile fails with
-//! [`Error::Redis`].
+//! reconnects. History is read in pages as the client takes it, and bounded in bytes
+//! too ([`HubBuilder::history_bytes`]); an event over [`HubBuilder::max_event`] is
+//! refused with [`Error::TooLarge`]. When Redis goes away, streams stay open and the hub
+//! reconnects, resubscribes and fills the gap from history; sending meanwhile fails with
+//! [`Error::Redis`], or with [`Error::OutcomeUnknown`] if Redis took the send and did
+//! not answer: [`Hub::send_idempotent`] retries it without a duplicate.
 //!
 //! [`shutdown`] ends every stream of the process, so that
-//! `axum::serve(..).with_graceful_shutdown(..)` returns; [`set_max_streams`] answers
-//! `503` with `Retry-After` beyond a limit. The README's "Delivery guarantees" lists each
+//! `axum::serve(..).with_graceful_shutdown(..)` returns; [`serve`] does it itself, and
+//! bounds the wait ([`Serve::drain_timeout`]); [`shutdown_signal`] waits for Ctrl-C or
+//! SIGTERM. [`set_max_streams`] answers `503` with `Retry-After` beyond a limit. The README's "Delivery guarantees" lists each
 //! promise with the test that checks it.
 //!
 //! # The seed, side by side

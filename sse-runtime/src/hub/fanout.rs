@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::frame::Frame;
-use super::queue::Queue;
+use super::queue::{Place, Queue};
 use super::Broker;
 use crate::channel::ChannelName;
 
@@ -31,27 +31,27 @@ impl Fanout {
 
     /// Adds a listener to `channel`, telling `broker` if it is the first: the channel's
     /// queue and the listener's position in it.
-    pub(crate) fn join(&self, channel: &ChannelName, broker: &dyn Broker) -> (Arc<Queue>, u64) {
+    pub(crate) fn join(&self, channel: &ChannelName, broker: &dyn Broker) -> (Arc<Queue>, Place) {
         let mut channels = self.lock();
         let queue = channels
             .entry(channel.clone())
             .or_insert_with(|| Arc::new(Queue::new(self.cap, broker.listen(channel))));
         // Under the map's lock, so that a last listener leaving meanwhile sees this one.
-        let next = queue.join();
-        (queue.clone(), next)
+        let place = queue.join();
+        (queue.clone(), place)
     }
 
-    /// A listener of `channel` at position `next` leaves: if it was the last, forget the
-    /// channel and tell `broker`.
+    /// A listener of `channel` at `place` leaves: if it was the last, forget the channel
+    /// and tell `broker`.
     pub(crate) fn leave(
         &self,
         channel: &ChannelName,
         queue: &Queue,
-        next: u64,
+        place: &Place,
         broker: &dyn Broker,
     ) {
         let mut channels = self.lock();
-        queue.leave(next);
+        queue.leave(place);
         if queue.readers() == 0 {
             channels.remove(channel);
             broker.unlisten(channel);

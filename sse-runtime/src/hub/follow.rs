@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::frame::Frame;
 use super::history::Page;
 use super::id::EventId;
-use super::queue::{Ended, Queue};
+use super::queue::{Ended, Place, Queue};
 use super::Hub;
 use crate::channel::ChannelName;
 use crate::error::Error;
@@ -26,19 +26,17 @@ pub(crate) const PAGE: usize = 100;
 /// One listener of one channel: its place in the channel's queue. Dropping it leaves.
 pub(crate) struct Subscription {
     queue: Arc<Queue>,
-    next: u64,
-    waker_at: Option<(u64, usize)>,
+    place: Place,
     hub: Hub,
     channel: ChannelName,
 }
 
 impl Subscription {
     pub(super) fn new(hub: &Hub, channel: ChannelName) -> Subscription {
-        let (queue, next) = hub.fanout.join(&channel, &*hub.broker);
+        let (queue, place) = hub.fanout.join(&channel, &*hub.broker);
         Subscription {
             queue,
-            next,
-            waker_at: None,
+            place,
             hub: hub.clone(),
             channel,
         }
@@ -47,19 +45,12 @@ impl Subscription {
     /// Waits until at least one event is queued, then moves up to `max` of them into
     /// `into`.
     async fn recv(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Ended> {
-        poll_fn(|cx| {
-            self.queue
-                .poll_read(&mut self.next, &mut self.waker_at, Some(cx), into, max)
-        })
-        .await
+        poll_fn(|cx| self.queue.poll_read(&mut self.place, Some(cx), into, max)).await
     }
 
     /// Moves up to `max` events already queued into `into`.
     fn try_recv(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Ended> {
-        match self
-            .queue
-            .poll_read(&mut self.next, &mut self.waker_at, None, into, max)
-        {
+        match self.queue.poll_read(&mut self.place, None, into, max) {
             Poll::Ready(result) => result,
             Poll::Pending => Ok(()),
         }
@@ -67,7 +58,7 @@ impl Subscription {
 
     /// Waits until the broker delivers the channel, for at most `limit`.
     async fn ready_within(&mut self, limit: Duration) -> bool {
-        let ready = poll_fn(|cx| match self.queue.poll_ready(&mut self.waker_at, cx) {
+        let ready = poll_fn(|cx| match self.queue.poll_ready(&mut self.place, cx) {
             true => Poll::Ready(()),
             false => Poll::Pending,
         });
@@ -79,7 +70,7 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let hub = &self.hub;
         hub.fanout
-            .leave(&self.channel, &self.queue, self.next, &*hub.broker);
+            .leave(&self.channel, &self.queue, &self.place, &*hub.broker);
     }
 }
 
@@ -208,7 +199,7 @@ impl Follow {
 
     /// How many live events are queued for this follower.
     pub(crate) fn queued(&self) -> usize {
-        self.subscription.queue.queued(self.subscription.next)
+        self.subscription.queue.queued(&self.subscription.place)
     }
 
     /// Drops from `into[from..]` the events issued no later than the last one handed

@@ -8,6 +8,7 @@
 //! (the events it missed are dropped for it) and is told how many it missed.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -16,6 +17,11 @@ use super::frame::Frame;
 /// One channel's queue.
 pub(crate) struct Queue {
     state: Mutex<State>,
+    /// The position of the next event pushed, and how many times the waiting readers
+    /// were woken: a reader with nothing to read whose waker is still waiting sees it
+    /// from these, without the lock.
+    end: AtomicU64,
+    rounds: AtomicU64,
 }
 
 struct State {
@@ -23,10 +29,8 @@ struct State {
     slots: VecDeque<Slot>,
     first: u64,
     readers: usize,
-    /// Readers waiting for the next event or for readiness; `generation` counts the times
-    /// they were all woken, so a reader can tell whether its waker is still here.
+    /// Readers waiting for the next event or for readiness, woken all at once.
     waiting: Vec<Waker>,
-    generation: u64,
     /// Whether the broker delivers the channel now.
     ready: bool,
     /// The most events a reader may fall behind.
@@ -37,6 +41,16 @@ struct Slot {
     frame: Frame,
     /// How many readers have still to read it.
     unread: usize,
+}
+
+/// A reader's place in a queue: the position of the next event it reads, and where its
+/// waker waits.
+#[derive(Debug)]
+pub(crate) struct Place {
+    next: u64,
+    /// The round of wakes and the index in `waiting` its waker was put at.
+    waiting: Option<(u64, usize)>,
+    waker: Option<Waker>,
 }
 
 /// Why a reader gets no more events.
@@ -54,10 +68,11 @@ impl Queue {
                 first: 0,
                 readers: 0,
                 waiting: Vec::new(),
-                generation: 0,
                 ready,
                 cap: cap.max(1),
             }),
+            end: AtomicU64::new(0),
+            rounds: AtomicU64::new(0),
         }
     }
 
@@ -66,12 +81,16 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A new reader, which reads the events pushed from now on. The caller counts it
-    /// out with [`Queue::leave`].
-    pub(crate) fn join(&self) -> u64 {
+    /// A new reader, which reads the events pushed from now on. It leaves with
+    /// [`Queue::leave`].
+    pub(crate) fn join(&self) -> Place {
         let mut state = self.lock();
         state.readers += 1;
-        state.first + state.slots.len() as u64
+        Place {
+            next: state.first + state.slots.len() as u64,
+            waiting: None,
+            waker: None,
+        }
     }
 
     /// How many readers there are.
@@ -93,7 +112,9 @@ impl Queue {
                 state.slots.pop_front();
                 state.first += 1;
             }
-            state.wake_all()
+            self.end
+                .store(state.first + state.slots.len() as u64, Ordering::Release);
+            self.wake_all(&mut state)
         };
         waiting.into_iter().for_each(Waker::wake);
     }
@@ -107,74 +128,119 @@ impl Queue {
             if !ready {
                 return;
             }
-            state.wake_all()
+            self.wake_all(&mut state)
         };
         waiting.into_iter().for_each(Waker::wake);
     }
 
-    /// Moves up to `max` events after position `*next` into `into`, advancing `*next`;
-    /// if there is none, registers `cx` (if given) to be woken when one comes.
+    /// Takes every waiting waker, to be woken once the lock is released.
+    fn wake_all(&self, state: &mut State) -> Vec<Waker> {
+        self.rounds.fetch_add(1, Ordering::Release);
+        std::mem::take(&mut state.waiting)
+    }
+
+    /// Moves up to `max` events at `place` into `into`; if there is none, or it read the
+    /// last, registers `cx` (if given) to be woken when one comes.
     pub(crate) fn poll_read(
         &self,
-        next: &mut u64,
-        waker_at: &mut Option<(u64, usize)>,
+        place: &mut Place,
         cx: Option<&mut Context<'_>>,
         into: &mut Vec<Frame>,
         max: usize,
     ) -> Poll<Result<(), Ended>> {
-        let mut state = self.lock();
-        if *next < state.first {
-            let missed = state.first - *next;
-            // Its share of what is still queued is given up as it leaves.
-            return Poll::Ready(Err(Ended::Lagged(missed)));
-        }
-        let end = state.first + state.slots.len() as u64;
-        if *next == end {
-            if let Some(cx) = cx {
-                state.register(waker_at, cx.waker());
-            }
+        if cx
+            .as_ref()
+            .is_some_and(|cx| self.still_waiting(place, cx.waker()))
+        {
             return Poll::Pending;
         }
-        while *next < end && into.len() < max {
-            let at = (*next - state.first) as usize;
+        let mut state = self.lock();
+        if place.next < state.first {
+            // Its share of what is still queued is given up as it leaves.
+            return Poll::Ready(Err(Ended::Lagged(state.first - place.next)));
+        }
+        let end = state.first + state.slots.len() as u64;
+        let read = place.next < end;
+        while place.next < end && into.len() < max {
+            let at = (place.next - state.first) as usize;
             let slot = &mut state.slots[at];
             slot.unread -= 1;
             into.push(slot.frame.clone());
-            *next += 1;
+            place.next += 1;
         }
         state.pop_read();
-        Poll::Ready(Ok(()))
+        if place.next == end {
+            // Waiting already, so that the next poll need not take the lock to see
+            // there is nothing new.
+            if let Some(cx) = cx {
+                self.register(&mut state, place, cx.waker());
+            }
+        }
+        match read {
+            true => Poll::Ready(Ok(())),
+            false => Poll::Pending,
+        }
+    }
+
+    /// Whether `place` has nothing to read and `waker` waits for the next event already.
+    fn still_waiting(&self, place: &Place, waker: &Waker) -> bool {
+        let round = self.rounds.load(Ordering::Acquire);
+        place.next == self.end.load(Ordering::Acquire)
+            && matches!(place.waiting, Some((at, _)) if at == round)
+            && place
+                .waker
+                .as_ref()
+                .is_some_and(|ours| ours.will_wake(waker))
     }
 
     /// Whether the broker delivers the channel; if not, registers `cx` to be woken when
     /// it does.
-    pub(crate) fn poll_ready(
-        &self,
-        waker_at: &mut Option<(u64, usize)>,
-        cx: &mut Context<'_>,
-    ) -> bool {
+    pub(crate) fn poll_ready(&self, place: &mut Place, cx: &mut Context<'_>) -> bool {
         let mut state = self.lock();
         if !state.ready {
-            state.register(waker_at, cx.waker());
+            self.register(&mut state, place, cx.waker());
         }
         state.ready
     }
 
-    /// How many events after position `next` are queued.
-    pub(crate) fn queued(&self, next: u64) -> usize {
-        let state = self.lock();
-        (state.first + state.slots.len() as u64).saturating_sub(next) as usize
+    /// How many events are queued after `place`.
+    pub(crate) fn queued(&self, place: &Place) -> usize {
+        self.end.load(Ordering::Acquire).saturating_sub(place.next) as usize
     }
 
-    /// A reader at position `next` leaves: what it had not read no longer waits for it.
-    pub(crate) fn leave(&self, next: u64) {
+    /// The reader at `place` leaves: what it had not read no longer waits for it.
+    pub(crate) fn leave(&self, place: &Place) {
         let mut state = self.lock();
         state.readers -= 1;
-        let from = next.saturating_sub(state.first) as usize;
+        let from = place.next.saturating_sub(state.first) as usize;
         for slot in state.slots.iter_mut().skip(from) {
             slot.unread -= 1;
         }
         state.pop_read();
+    }
+
+    /// Adds `waker` to the waiting, or replaces the reader's waker if it still waits.
+    fn register(&self, state: &mut State, place: &mut Place, waker: &Waker) {
+        let round = self.rounds.load(Ordering::Acquire);
+        match place.waiting {
+            Some((at, index)) if at == round => {
+                let registered = &mut state.waiting[index];
+                if !registered.will_wake(waker) {
+                    registered.clone_from(waker);
+                }
+            }
+            _ => {
+                place.waiting = Some((round, state.waiting.len()));
+                state.waiting.push(waker.clone());
+            }
+        }
+        if !place
+            .waker
+            .as_ref()
+            .is_some_and(|ours| ours.will_wake(waker))
+        {
+            place.waker = Some(waker.clone());
+        }
     }
 }
 
@@ -188,28 +254,6 @@ impl State {
         }
         if self.slots.is_empty() && self.slots.capacity() > IDLE_CAPACITY {
             self.slots = VecDeque::new();
-        }
-    }
-
-    /// Takes every waiting waker, to be woken once the lock is released.
-    fn wake_all(&mut self) -> Vec<Waker> {
-        self.generation += 1;
-        std::mem::take(&mut self.waiting)
-    }
-
-    /// Adds `waker`, or replaces the reader's waker if it is still waiting.
-    fn register(&mut self, waker_at: &mut Option<(u64, usize)>, waker: &Waker) {
-        match *waker_at {
-            Some((generation, index)) if generation == self.generation => {
-                let registered = &mut self.waiting[index];
-                if !registered.will_wake(waker) {
-                    registered.clone_from(waker);
-                }
-            }
-            _ => {
-                *waker_at = Some((self.generation, self.waiting.len()));
-                self.waiting.push(waker.clone());
-            }
         }
     }
 }
@@ -230,12 +274,11 @@ mod tests {
         }
     }
 
-    fn read(queue: &Queue, next: &mut u64) -> Poll<Result<Vec<u8>, Ended>> {
+    fn read(queue: &Queue, place: &mut Place) -> Poll<Result<Vec<u8>, Ended>> {
         let mut into = Vec::new();
         let mut cx = Context::from_waker(Waker::noop());
-        let mut waker_at = None;
         queue
-            .poll_read(next, &mut waker_at, Some(&mut cx), &mut into, 64)
+            .poll_read(place, Some(&mut cx), &mut into, 64)
             .map_ok(|()| into.iter().map(|frame| frame.bytes[0]).collect())
     }
 
@@ -252,8 +295,8 @@ mod tests {
         assert!(read(&queue, &mut a).is_pending());
         let c = queue.join();
         queue.push(frame(3));
-        queue.leave(c);
-        queue.leave(b);
+        queue.leave(&c);
+        queue.leave(&b);
         assert_eq!(queue.lock().slots.len(), 1, "a has not read it");
         assert_eq!(read(&queue, &mut a), Poll::Ready(Ok(vec![3])));
         assert!(queue.lock().slots.is_empty());
@@ -268,7 +311,7 @@ mod tests {
             assert!(read(&queue, &mut fast).is_ready());
         }
         assert_eq!(read(&queue, &mut slow), Poll::Ready(Err(Ended::Lagged(3))));
-        queue.leave(slow);
+        queue.leave(&slow);
         assert!(queue.lock().slots.is_empty());
     }
 
@@ -281,7 +324,7 @@ mod tests {
         for n in 0..100 {
             queue.push(frame(n));
         }
-        assert_eq!(queue.queued(reader), 100);
+        assert_eq!(queue.queued(&reader), 100);
         while read(&queue, &mut reader).is_ready() {}
         assert_eq!(queue.lock().slots.capacity(), 0);
     }
