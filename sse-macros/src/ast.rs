@@ -1,5 +1,6 @@
-//! The item under `#[sse_view]`, read into a typed view: a generator function or a
-//! channel declaration.
+//! The item under `#[sse_view]`, read once into a typed view that borrows from it: a
+//! generator function with its arguments sorted, or a channel declaration. The checks
+//! (`valid.rs`) and the code (`expand.rs`) both read this model; neither re-derives it.
 
 use proc_macro2::TokenStream;
 use syn::{FnArg, Ident, ItemFn, ItemStruct, PatType, Receiver, Type, Visibility};
@@ -39,39 +40,53 @@ impl View {
     }
 }
 
-/// One argument of a generator view.
-pub(crate) enum Arg<'a> {
-    /// `sse: &mut Sse`: the buffer the body fills and flushes.
-    Buffer(&'a PatType),
+/// A generator function, its arguments sorted by what they are.
+pub(crate) struct Generator<'a> {
+    pub(crate) function: &'a ItemFn,
+    /// The arguments that are axum extractors, in order.
+    pub(crate) extractors: Vec<&'a PatType>,
+    /// `sse: &mut Sse`, each one given (one is right).
+    pub(crate) buffers: Vec<&'a PatType>,
     /// `Sse` or `&Sse`: the buffer, taken in a way that cannot flush.
-    MisusedBuffer(&'a PatType),
+    pub(crate) misused_buffers: Vec<&'a PatType>,
     /// `self`, which a free route cannot have.
-    Receiver(&'a Receiver),
-    /// Anything else: an axum extractor.
-    Extractor(&'a PatType),
+    pub(crate) receivers: Vec<&'a Receiver>,
+    /// The `T` of the first argument typed `State<T>`.
+    pub(crate) state_argument: Option<&'a Type>,
 }
 
-/// The arguments of a generator view, each classified.
-pub(crate) fn args(function: &ItemFn) -> Vec<Arg<'_>> {
-    function
-        .sig
-        .inputs
-        .iter()
-        .map(|input| match input {
-            FnArg::Receiver(receiver) => Arg::Receiver(receiver),
-            FnArg::Typed(arg) => match &*arg.ty {
-                Type::Reference(reference) if names_buffer(&reference.elem) => {
-                    if reference.mutability.is_some() {
-                        Arg::Buffer(arg)
-                    } else {
-                        Arg::MisusedBuffer(arg)
+impl<'a> Generator<'a> {
+    pub(crate) fn new(function: &'a ItemFn) -> Generator<'a> {
+        let mut generator = Generator {
+            function,
+            extractors: Vec::new(),
+            buffers: Vec::new(),
+            misused_buffers: Vec::new(),
+            receivers: Vec::new(),
+            state_argument: None,
+        };
+        for input in &function.sig.inputs {
+            match input {
+                FnArg::Receiver(receiver) => generator.receivers.push(receiver),
+                FnArg::Typed(arg) => match &*arg.ty {
+                    Type::Reference(reference) if names_buffer(&reference.elem) => {
+                        match reference.mutability {
+                            Some(_) => generator.buffers.push(arg),
+                            None => generator.misused_buffers.push(arg),
+                        }
                     }
-                }
-                ty if names_buffer(ty) => Arg::MisusedBuffer(arg),
-                _ => Arg::Extractor(arg),
-            },
-        })
-        .collect()
+                    ty if names_buffer(ty) => generator.misused_buffers.push(arg),
+                    ty => {
+                        if generator.state_argument.is_none() {
+                            generator.state_argument = state_type(ty);
+                        }
+                        generator.extractors.push(arg);
+                    }
+                },
+            }
+        }
+        generator
+    }
 }
 
 /// Whether `ty` is `Sse`, whatever path leads to it.
@@ -81,7 +96,7 @@ fn names_buffer(ty: &Type) -> bool {
 }
 
 /// The `T` of an argument typed `State<T>`, the router state the view needs.
-pub(crate) fn state_type(ty: &Type) -> Option<&Type> {
+fn state_type(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != "State" {

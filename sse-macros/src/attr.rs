@@ -14,7 +14,7 @@ mod kw {
 }
 
 /// The keys `#[sse_view]` accepts, for "did you mean" hints.
-const KEYS: [&str; 4] = ["channel", "state", "keep_alive", "retry"];
+const KEYS: [&str; 5] = ["channel", "state", "keep_alive", "retry", "crate"];
 
 /// What a view's attribute says.
 #[derive(Default)]
@@ -29,6 +29,8 @@ pub(crate) struct Args {
     pub(crate) keep_alive: Option<(kw::keep_alive, Expr)>,
     /// `retry = Duration`: the reconnection delay a client is told before any event.
     pub(crate) retry: Option<(kw::retry, Expr)>,
+    /// `crate = path`: where sse-runtime is, for crates that re-export it.
+    pub(crate) krate: Option<(Token![crate], syn::Path)>,
 }
 
 /// Where a channel view's channel comes from.
@@ -72,6 +74,9 @@ impl Args {
             } else if lookahead.peek(kw::retry) {
                 let (key, retry) = key_value::<kw::retry, Expr>(input)?;
                 set_once(&mut self.retry, key, retry, "retry", errors);
+            } else if lookahead.peek(Token![crate]) {
+                let (key, krate) = key_value::<Token![crate], syn::Path>(input)?;
+                set_once(&mut self.krate, key, krate, "crate", errors);
             } else if input.peek(LitStr) {
                 let path: LitStr = input.parse()?;
                 errors.at(
@@ -143,7 +148,7 @@ fn unknown_key(key: &str) -> String {
             "`{key}` is not an argument of `#[sse_view]`: give the path first, as a string: `#[sse_view(\"/path\")]`"
         );
     }
-    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `state = Type`, `keep_alive = Duration` and `retry = Duration`";
+    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `state = Type`, `keep_alive = Duration`, `retry = Duration` and `crate = path`";
     match KEYS.iter().find(|known| edit_distance(key, known) <= 2) {
         Some(known) => {
             format!("unknown argument `{key}` of `#[sse_view]`: did you mean `{known}`? ({valid})")

@@ -1,17 +1,19 @@
 //! The code `#[sse_view]` writes: the axum handler, and a hidden companion that tells
-//! `sse_routes!` where to mount it.
+//! `sse_routes!` where and how to mount it.
 //!
-//! Generated code names everything through `::sse_runtime::__private`, so it compiles in
-//! any crate that depends on sse-runtime, whatever that crate imports.
+//! Generated code names everything through `<crate>::__private` (`::sse_runtime` unless
+//! the attribute says `crate = path`), so it compiles in any crate that depends on
+//! sse-runtime, whatever that crate imports.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Ident, ItemFn, ItemStruct, ReturnType};
+use syn::{Ident, ItemFn, ItemStruct, LitStr, ReturnType};
 
-use crate::ast::{self, Arg, View};
+use crate::ast::{Generator, View};
 use crate::attr::{Args, Channel};
 use crate::errors::Errors;
+use crate::template::Part;
 use crate::valid;
 
 /// `#[sse_view(args)] item`: parse, check, then write the code, or the errors beside the
@@ -27,19 +29,19 @@ pub(crate) fn sse_view(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#item #errors);
         }
     };
-    valid::check(&args, &view, &mut errors);
+    let template = valid::check(&args, &view, &mut errors);
     if !errors.is_empty() {
         // A method sits in an `impl`, where the companion cannot go.
         let in_impl = matches!(&view, View::Generator(f) if f.sig.receiver().is_some());
-        let companion = (!in_impl).then(|| companion(&args, &view, false));
+        let companion = (!in_impl).then(|| companion(&args, &view, None, false));
         let errors = errors.into_compile_errors();
         return quote!(#item #companion #errors);
     }
     let code = match &view {
-        View::Generator(function) => generator(&args, function),
-        View::Channel(declaration) => channel(declaration),
+        View::Generator(function) => generator(&args, &Generator::new(function)),
+        View::Channel(declaration) => declaration.to_token_stream(),
     };
-    let companion = companion(&args, &view, true);
+    let companion = companion(&args, &view, template.as_deref(), true);
     quote!(#code #companion)
 }
 
@@ -48,35 +50,60 @@ pub(crate) fn companion_ident(view: &Ident) -> Ident {
     format_ident!("__sse_view_{}", view)
 }
 
+/// `<crate>::__private`, where generated code finds what it calls.
+fn private(args: &Args) -> TokenStream {
+    match &args.krate {
+        Some((_, krate)) => quote!(#krate::__private),
+        None => quote!(::sse_runtime::__private),
+    }
+}
+
 /// A hidden unit struct beside the view that tells `sse_routes!` how to mount it: the
-/// path the attribute gives, the path parameters its channel needs, whether the view
-/// compiled (so a broken view does not also report a missing path), and the handler.
-fn companion(args: &Args, view: &View, valid: bool) -> TokenStream {
+/// path the attribute gives, the channel template (whose parameters the path must
+/// have), whether the view compiled (so a broken view does not also report a missing
+/// path), and the handler.
+fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -> TokenStream {
+    let private = private(args);
     let ident = companion_ident(view.ident());
     let vis = view.vis();
     let path = match &args.path {
-        Some(path) => quote!(::sse_runtime::__private::Option::Some(#path)),
-        None => quote!(::sse_runtime::__private::Option::None),
+        Some(path) => quote!(#private::Option::Some(#path)),
+        None => quote!(#private::Option::None),
     };
-    let params = match &args.channel {
-        Some((_, Channel::Template(template))) if valid => {
-            valid::template_params(&template.value()).unwrap_or_default()
-        }
-        _ => Vec::new(),
-    };
-    let route = match view {
+    let parts = template.unwrap_or_default().iter().map(|part| match part {
+        Part::Text(text) => quote!(#private::Part::Text(#text)),
+        Part::Param(name) => quote!(#private::Part::Param(#name)),
+    });
+    let mount = match view {
         View::Generator(_) => quote! {
-            /// The handler: the function itself.
-            pub fn route<H>(view: H) -> H {
-                view
+            /// Mounts the view, the function itself, at `path`.
+            pub fn mount<__S, __H, __T>(
+                router: #private::axum::Router<__S>,
+                path: &'static str,
+                view: __H,
+            ) -> #private::axum::Router<__S>
+            where
+                __H: #private::axum::handler::Handler<__T, __S>,
+                __T: 'static,
+                __S: #private::Clone + #private::Send + #private::Sync + 'static,
+            {
+                router.route(path, #private::axum::routing::get(view))
             }
         },
         View::Channel(declaration) => {
             let view = &declaration.ident;
             quote! {
-                /// The handler of the channel view.
-                pub fn route(_: #view) -> ::sse_runtime::__private::ChannelRoute<Self> {
-                    ::sse_runtime::__private::ChannelRoute::new()
+                /// Mounts the channel view's handler at `path`.
+                pub fn mount<__S>(
+                    router: #private::axum::Router<__S>,
+                    path: &'static str,
+                    _: #view,
+                ) -> #private::axum::Router<__S>
+                where
+                    #private::ChannelRoute<Self>: #private::axum::handler::Handler<((),), __S>,
+                    __S: #private::Clone + #private::Send + #private::Sync + 'static,
+                {
+                    router.route(path, #private::axum::routing::get(#private::ChannelRoute::<Self>::new()))
                 }
             }
         }
@@ -85,30 +112,52 @@ fn companion(args: &Args, view: &View, valid: bool) -> TokenStream {
         View::Channel(declaration) => channel_source(args, declaration, &ident, valid),
         View::Generator(_) => TokenStream::new(),
     };
+    // The channel-name rule, the runtime's own, checked when the crate compiles.
+    let rule = match (&args.channel, valid) {
+        (Some((_, Channel::Template(literal))), true) => quote_spanned! {literal.span()=>
+            const _: () = #ident::TEMPLATE.check();
+        },
+        _ => TokenStream::new(),
+    };
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #vis struct #ident;
 
-        impl ::sse_runtime::__private::Clone for #ident {
+        impl #private::Clone for #ident {
             fn clone(&self) -> Self {
                 *self
             }
         }
 
-        impl ::sse_runtime::__private::Copy for #ident {}
+        impl #private::Copy for #ident {}
 
         #[allow(unreachable_pub, dead_code)]
         impl #ident {
             /// The path the view's attribute gives.
-            pub const PATH: ::sse_runtime::__private::Option<&'static str> = #path;
-            /// The path parameters the view's channel template uses.
-            pub const CHANNEL_PARAMS: &'static [&'static str] = &[#(#params),*];
+            pub const PATH: #private::Option<&'static str> = #path;
+            /// The view's channel template, as parsed.
+            pub const TEMPLATE: #private::Template = #private::Template::new(&[#(#parts),*]);
             /// Whether the view compiled without errors.
             pub const VALID: bool = #valid;
-            #route
+
+            /// The path it is mounted at, given the one `sse_routes!` gives, if any.
+            pub const fn path(mounted: #private::Option<&'static str>) -> &'static str {
+                #private::mount_path(Self::PATH, mounted, Self::VALID, Self::TEMPLATE.parts())
+            }
+
+            /// A router to mount views on.
+            pub fn router<__S>() -> #private::axum::Router<__S>
+            where
+                __S: #private::Clone + #private::Send + #private::Sync + 'static,
+            {
+                #private::axum::Router::new()
+            }
+
+            #mount
         }
 
+        #rule
         #source
     }
 }
@@ -122,7 +171,7 @@ fn channel_source(
     valid: bool,
 ) -> TokenStream {
     let name = declaration.ident.to_string();
-    let private = quote!(::sse_runtime::__private);
+    let private = private(args);
     let state = Ident::new("__S", Span::mixed_site());
     let (generics, state_ty) = match &args.state {
         Some((_, ty)) => (quote!(), ty.to_token_stream()),
@@ -131,68 +180,75 @@ fn channel_source(
             state.to_token_stream(),
         ),
     };
-    let channel = match &args.channel {
-        Some((_, Channel::Template(template)))
-            if valid
-                && valid::template_params(&template.value())
-                    .is_ok_and(|params| params.is_empty()) =>
-        {
-            quote!({ let _ = (parts, state); #private::fixed_channel(#template) })
+    let signature = |span: Span| {
+        quote_spanned! {span=>
+            fn channel(
+                parts: &mut #private::Parts,
+                state: &#state_ty,
+            ) -> impl #private::FutureTrait<
+                Output = #private::Result<#private::String, #private::Response>,
+            > + #private::Send
         }
-        Some((_, Channel::Template(template))) if valid => {
-            quote!(#private::template_channel(parts, state, #template))
-        }
-        Some((_, Channel::Resolver(resolver))) if valid => {
-            quote_spanned!(resolver.span()=> #private::resolved_channel::<_, _, #state_ty>(#resolver, parts, state))
-        }
-        _ => quote!({ let _ = (parts, state); #private::fixed_channel("") }),
+    };
+    let (signature, channel) = match &args.channel {
+        Some((_, Channel::Template(template))) if valid && is_fixed(template) => (
+            signature(Span::call_site()),
+            quote!({ let _ = (parts, state); #private::fixed_channel(#template) }),
+        ),
+        Some((_, Channel::Template(_))) if valid => (
+            signature(Span::call_site()),
+            quote!(#private::template_channel(parts, state, Self::TEMPLATE)),
+        ),
+        // Spanned at the resolver, the signature too, so that a resolver that is none
+        // is reported once, there.
+        Some((_, Channel::Resolver(resolver))) if valid => (
+            signature(resolver.span()),
+            quote_spanned!(resolver.span()=> #private::ChannelResolver::<_, #state_ty>::resolve(#resolver, parts, state)),
+        ),
+        _ => (
+            signature(Span::call_site()),
+            quote!({ let _ = (parts, state); #private::fixed_channel("") }),
+        ),
     };
     let options = options(args);
     quote! {
         impl #generics #private::ChannelSource<#state_ty> for #companion {
             const VIEW: &'static str = #name;
 
-            fn options() -> #private::Options {
+            fn options() -> #private::SseResponse<()> {
                 #options
             }
 
-            fn channel(
-                parts: &mut #private::Parts,
-                state: &#state_ty,
-            ) -> impl #private::FutureTrait<
-                Output = #private::Result<#private::String, #private::Response>,
-            > + #private::Send {
+            #signature {
                 #channel
             }
         }
     }
 }
 
+/// Whether a channel template is a plain name, with no `{parameter}`.
+fn is_fixed(template: &LitStr) -> bool {
+    !template.value().contains('{')
+}
+
 /// An `async fn` handler that extracts its arguments, then streams what the body flushes.
-fn generator(args: &Args, function: &ItemFn) -> TokenStream {
+fn generator(args: &Args, generator: &Generator<'_>) -> TokenStream {
+    let private = private(args);
     let ItemFn {
         attrs,
         vis,
         sig,
         block,
         ..
-    } = function;
+    } = generator.function;
     let ident = &sig.ident;
-    let mut extractors = Vec::new();
-    let mut buffer = None;
-    for arg in ast::args(function) {
-        match arg {
-            Arg::Extractor(arg) => extractors.push(arg),
-            Arg::Buffer(arg) => buffer = Some(arg),
-            Arg::MisusedBuffer(_) | Arg::Receiver(_) => {}
-        }
-    }
+    let extractors = &generator.extractors;
     let outcome = match &sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
     let storage = Ident::new("__sse", Span::mixed_site());
-    let (param, bind) = match buffer {
+    let (param, bind) = match generator.buffers.first() {
         Some(arg) => {
             let (pat, ty) = (&arg.pat, &arg.ty);
             (quote!(mut #storage), quote!(let #pat: #ty = &mut #storage;))
@@ -201,13 +257,13 @@ fn generator(args: &Args, function: &ItemFn) -> TokenStream {
     };
     let name = ident.to_string();
     let run = quote_spanned! {outcome.span()=>
-        ::sse_runtime::__private::generator::<#outcome, _>
+        #private::generator::<#outcome, _>
     };
-    let checks = extractor_checks(args, function, &extractors);
+    let checks = extractor_checks(args, generator);
     let options = options(args);
     quote! {
         #(#attrs)*
-        #vis async fn #ident(#(#extractors),*) -> ::sse_runtime::__private::Response {
+        #vis async fn #ident(#(#extractors),*) -> #private::Response {
             #run(#name, #options, move |#param| async move {
                 #bind
                 #block
@@ -217,35 +273,44 @@ fn generator(args: &Args, function: &ItemFn) -> TokenStream {
     }
 }
 
-/// The response options the attribute sets, each type-checked at the user's expression.
+/// The response settings the attribute gives, on an `SseResponse<()>`, each
+/// type-checked at the user's expression.
 fn options(args: &Args) -> TokenStream {
-    let keep_alive = args
-        .keep_alive
-        .iter()
-        .map(|(_, interval)| quote_spanned!(interval.span()=> .keep_alive(#interval)));
+    let private = private(args);
+    let keep_alive = args.keep_alive.iter().map(|(_, interval)| {
+        quote_spanned!(interval.span()=> .keep_alive(#private::KeepAlive::new().interval(#interval)))
+    });
     let retry = args
         .retry
         .iter()
         .map(|(_, retry)| quote_spanned!(retry.span()=> .retry(#retry)));
-    quote!(::sse_runtime::__private::Options::new() #(#keep_alive)* #(#retry)*)
+    quote!(#private::SseResponse::new(()) #(#keep_alive)* #(#retry)*)
 }
 
 /// One small call per argument that fails, on that argument, when its type is not an
-/// extractor: without it the compiler blames the route for "not a `Handler`".
-fn extractor_checks(args: &Args, function: &ItemFn, extractors: &[&syn::PatType]) -> TokenStream {
-    let state = match valid::state_type(args, function) {
+/// extractor: without it the compiler blames the route for "not a `Handler`". The state
+/// they are checked against is `state = T`, else the `T` of a `State<T>` argument.
+fn extractor_checks(args: &Args, generator: &Generator<'_>) -> TokenStream {
+    let private = private(args);
+    let state = match args
+        .state
+        .as_ref()
+        .map(|(_, ty)| ty)
+        .or(generator.state_argument)
+    {
         Some(state) => state.to_token_stream(),
         None => quote!(()),
     };
+    let extractors = &generator.extractors;
     if extractors.is_empty() {
         return TokenStream::new();
     }
     let checks = extractors.iter().enumerate().map(|(index, arg)| {
         let ty = &arg.ty;
         if index + 1 == extractors.len() {
-            quote_spanned!(ty.span()=> ::sse_runtime::__private::last_extractor::<#ty, #state, _>();)
+            quote_spanned!(ty.span()=> #private::last_extractor::<#ty, #state, _>();)
         } else {
-            quote_spanned!(ty.span()=> ::sse_runtime::__private::extractor::<#ty, #state>();)
+            quote_spanned!(ty.span()=> #private::extractor::<#ty, #state>();)
         }
     });
     quote! {
@@ -256,9 +321,4 @@ fn extractor_checks(args: &Args, function: &ItemFn, extractors: &[&syn::PatType]
             }
         };
     }
-}
-
-/// A channel view's declaration stays as written; its handler is on the companion.
-fn channel(declaration: &ItemStruct) -> TokenStream {
-    declaration.to_token_stream()
 }

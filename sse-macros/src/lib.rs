@@ -14,6 +14,7 @@ mod errors;
 mod expand;
 mod path;
 mod routes;
+mod template;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -40,43 +40,41 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             Err(error) => return error.into_compile_error(),
         };
     let mut errors = Errors::default();
-    let routes = mounts.iter().map(|mount| {
+    let companions: Vec<Path> = mounts
+        .iter()
+        .map(|mount| {
+            let mut companion = mount.view.clone();
+            if let Some(last) = companion.segments.last_mut() {
+                last.ident = companion_ident(&last.ident);
+            }
+            companion
+        })
+        .collect();
+    let routes = mounts.iter().zip(&companions).map(|(mount, companion)| {
         if let Some(path) = &mount.path {
             if let Err(message) = path::params(&path.value()) {
                 errors.at(path, format!("bad path in `sse_routes!`: {message}"));
             }
         }
         let view = &mount.view;
-        let mut companion = view.clone();
-        if let Some(last) = companion.segments.last_mut() {
-            last.ident = companion_ident(&last.ident);
-        }
         let given = match &mount.path {
-            Some(path) => quote!(::sse_runtime::__private::Option::Some(#path)),
-            None => quote!(::sse_runtime::__private::Option::None),
+            Some(path) => quote!(::core::option::Option::Some(#path)),
+            None => quote!(::core::option::Option::None),
         };
-        let path = quote_spanned! {view.span()=>
-            const {
-                ::sse_runtime::__private::mount_path(
-                    #companion::PATH,
-                    #given,
-                    #companion::VALID,
-                    #companion::CHANNEL_PARAMS,
-                )
-            }
-        };
-        quote! {
-            let router = router.route(
-                #path,
-                ::sse_runtime::__private::axum::routing::get(#companion::route(#view)),
-            );
+        quote_spanned! {view.span()=>
+            let router = #companion::mount(router, const { #companion::path(#given) }, #view);
         }
     });
     let routes: Vec<TokenStream> = routes.collect();
+    // Through a view's companion, which knows where sse-runtime is (`crate = path`).
+    let router = match companions.first() {
+        Some(companion) => quote_spanned!(companion.span()=> #companion::router()),
+        None => quote!(::sse_runtime::__private::axum::Router::new()),
+    };
     let errors = errors.into_compile_errors();
     quote! {{
         #errors
-        let router = ::sse_runtime::__private::axum::Router::new();
+        let router = #router;
         #(#routes)*
         router
     }}

@@ -1,18 +1,17 @@
 //! What the arguments and the item mean together: each mistake a user can make, found
 //! before any code is written, on the token that shows it.
 
-use syn::{Fields, LitStr, Type};
+use syn::{Fields, LitStr, ReturnType, Type};
 
-use crate::ast::{self, Arg, View};
+use crate::ast::{Generator, View};
 use crate::attr::{Args, Channel};
 use crate::errors::Errors;
 use crate::path;
+use crate::template::{self, Part};
 
-/// The longest channel name, in bytes: the runtime refuses longer names from requests.
-pub(crate) const MAX_CHANNEL_LEN: usize = 256;
-
-/// Records every mistake in `args` and `view`.
-pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) {
+/// Records every mistake in `args` and `view`; returns the pieces of the channel
+/// template, for a channel view whose template is well formed.
+pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) -> Option<Vec<Part>> {
     let path_params = args
         .path
         .as_ref()
@@ -31,19 +30,23 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) {
                     "a view with `channel = ...` streams its channel and has no body of its own: declare it as `pub struct Name;`",
                 );
             }
-            check_generator(function, errors);
+            check_generator(&Generator::new(function), args, errors);
+            None
         }
         View::Channel(declaration) => {
-            match &args.channel {
-                None => errors.at(
-                    &declaration.ident,
-                    "a struct under `#[sse_view]` declares a channel view: say which channel, as in `#[sse_view(\"/path\", channel = \"name\")]`",
-                ),
-                Some((_, Channel::Template(template))) => {
-                    check_template(template, path_params.as_deref(), errors);
+            let parts = match &args.channel {
+                None => {
+                    errors.at(
+                        &declaration.ident,
+                        "a struct under `#[sse_view]` declares a channel view: say which channel, as in `#[sse_view(\"/path\", channel = \"name\")]`",
+                    );
+                    None
                 }
-                Some((_, Channel::Resolver(_))) => {}
-            }
+                Some((_, Channel::Template(template))) => {
+                    check_template(template, path_params.as_deref(), errors)
+                }
+                Some((_, Channel::Resolver(_))) => None,
+            };
             if !matches!(declaration.fields, Fields::Unit) {
                 errors.at(
                     &declaration.fields,
@@ -53,12 +56,13 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) {
             if !declaration.generics.params.is_empty() {
                 errors.at(&declaration.generics, "a channel view cannot be generic");
             }
+            parts
         }
     }
 }
 
-fn check_generator(function: &syn::ItemFn, errors: &mut Errors) {
-    let sig = &function.sig;
+fn check_generator(generator: &Generator<'_>, args: &Args, errors: &mut Errors) {
+    let sig = &generator.function.sig;
     if sig.asyncness.is_none() {
         errors.at(
             sig.fn_token,
@@ -71,126 +75,110 @@ fn check_generator(function: &syn::ItemFn, errors: &mut Errors) {
             "`#[sse_view]` functions cannot be generic: a route needs one concrete handler",
         );
     }
-    let mut buffers = 0;
-    for arg in ast::args(function) {
-        match arg {
-            Arg::Receiver(receiver) => errors.at(
-                receiver,
-                "`#[sse_view]` functions cannot take `self`: write a free function",
+    if let ReturnType::Type(_, ty) = &sig.output {
+        if matches!(**ty, Type::ImplTrait(_)) {
+            errors.at(
+                ty,
+                "an `#[sse_view]` function streams what it flushes and returns `()` or `Result<(), E>` (its error is logged): remove the return type, or write `Result<(), YourError>`; a handler that answers with a response of its own is mounted with `.route(path, get(handler))`",
+            );
+        }
+    }
+    for receiver in &generator.receivers {
+        errors.at(
+            receiver,
+            "`#[sse_view]` functions cannot take `self`: write a free function",
+        );
+    }
+    for arg in &generator.misused_buffers {
+        errors.at(
+            &arg.ty,
+            "`#[sse_view]` lends the buffer mutably: write `sse: &mut Sse`",
+        );
+    }
+    for arg in generator.buffers.iter().skip(1) {
+        errors.at(
+            arg,
+            "`#[sse_view]` functions take one `&mut Sse` buffer: remove this one",
+        );
+    }
+    for arg in &generator.extractors {
+        match &*arg.ty {
+            Type::ImplTrait(ty) => errors.at(
+                ty,
+                "`impl Trait` makes an `#[sse_view]` function generic: name the extractor's type",
             ),
-            Arg::MisusedBuffer(arg) => errors.at(
-                &arg.ty,
-                "`#[sse_view]` lends the buffer mutably: write `sse: &mut Sse`",
-            ),
-            Arg::Buffer(arg) => {
-                buffers += 1;
-                if buffers > 1 {
-                    errors.at(
-                        arg,
-                        "`#[sse_view]` functions take one `&mut Sse` buffer: remove this one",
-                    );
-                }
+            ty if is_plain_value(ty) => {
+                let (pat, ty) = (text(&arg.pat), text(ty));
+                errors.at(
+                    arg,
+                    format!(
+                        "`{pat}: {ty}` is not an extractor: every argument but `sse: &mut Sse` is taken from the request, so take a path parameter as `Path({pat}): Path<{ty}>` (or the query string with `Query`)",
+                    ),
+                );
             }
-            Arg::Extractor(arg) => {
-                if let Type::ImplTrait(ty) = &*arg.ty {
-                    errors.at(
-                        ty,
-                        "`impl Trait` makes an `#[sse_view]` function generic: name the extractor's type",
-                    );
-                }
+            _ => {}
+        }
+    }
+    if let (Some((key, given)), Some(argument)) = (&args.state, generator.state_argument) {
+        let (given, argument) = (text(given), text(argument));
+        if given != argument {
+            errors.at(
+                key,
+                format!(
+                    "`state = {given}` disagrees with the `State<{argument}>` argument: keep one"
+                ),
+            );
+        }
+    }
+}
+
+/// Tokens as the user would write them.
+fn text(tokens: &impl quote::ToTokens) -> String {
+    tokens
+        .to_token_stream()
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(" < ", "<")
+        .replace(" >", ">")
+}
+
+/// Whether `ty` is a number, `bool`, `char` or `String`: a value no request extracts,
+/// written where a path parameter was meant.
+fn is_plain_value(ty: &Type) -> bool {
+    const PLAIN: [&str; 17] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char", "String",
+    ];
+    matches!(ty, Type::Path(path) if path.qself.is_none()
+        && path.path.get_ident().is_some_and(|ident| PLAIN.iter().any(|plain| ident == plain)))
+}
+
+/// Reads a channel name or template such as `"room:{room}"`: each `{name}` must be a
+/// parameter of the path, when the attribute gives the path. The characters are the
+/// runtime's to check (see `expand.rs`).
+fn check_template(
+    template: &LitStr,
+    path_params: Option<&[String]>,
+    errors: &mut Errors,
+) -> Option<Vec<Part>> {
+    let parts = match template::parse(&template.value()) {
+        Ok(parts) => parts,
+        Err(message) => {
+            errors.at(template, format!("bad channel in `#[sse_view]`: {message}"));
+            return None;
+        }
+    };
+    if let Some(path_params) = path_params {
+        for param in template::params(&parts) {
+            if !path_params.iter().any(|known| known == param) {
+                errors.push(syn::Error::new(
+                    template.span(),
+                    format!(
+                        "the channel uses `{{{param}}}`, which is not a parameter of the path: add `{{{param}}}` to the path or remove it from the channel"
+                    ),
+                ));
             }
         }
     }
-}
-
-/// Checks a channel name or template such as `"room:{room}"`: each `{name}` must be a
-/// parameter of the path, when the attribute gives the path.
-fn check_template(template: &LitStr, path_params: Option<&[String]>, errors: &mut Errors) {
-    match template_params(&template.value()) {
-        Err(message) => errors.at(template, format!("bad channel in `#[sse_view]`: {message}")),
-        Ok(params) => {
-            let Some(path_params) = path_params else {
-                return;
-            };
-            for param in params {
-                if !path_params.contains(&param) {
-                    errors.push(syn::Error::new(
-                        template.span(),
-                        format!(
-                            "the channel uses `{{{param}}}`, which is not a parameter of the path: add `{{{param}}}` to the path or remove it from the channel"
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-}
-
-/// The `{name}` parameters of a channel template, or what is wrong with it.
-pub(crate) fn template_params(template: &str) -> Result<Vec<String>, String> {
-    if template.is_empty() {
-        return Err("the channel name is empty".into());
-    }
-    if template.len() > MAX_CHANNEL_LEN {
-        return Err(format!(
-            "the channel name is longer than {MAX_CHANNEL_LEN} bytes"
-        ));
-    }
-    if let Some(c) = template.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "the channel name holds the control character {c:?}"
-        ));
-    }
-    if let Some(c) = template
-        .chars()
-        .find(|c| matches!(c, '*' | '?' | '[' | ']'))
-    {
-        return Err(format!(
-            "the channel name holds `{c}`, a Redis pattern character: channels are plain names"
-        ));
-    }
-    let mut params = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find(['{', '}']) {
-        if rest[open..].starts_with('}') {
-            return Err("`}` without its `{`".into());
-        }
-        let Some(close) = rest[open..].find('}') else {
-            return Err("`{` without its `}`".into());
-        };
-        let name = &rest[open + 1..open + close];
-        if !path::is_identifier(name) {
-            return Err(format!("`{{{name}}}` is not a parameter name"));
-        }
-        params.push(name.to_owned());
-        rest = &rest[open + close + 1..];
-    }
-    Ok(params)
-}
-
-/// The router state that extractors are checked against: `state = T`, else the `T` of
-/// a `State<T>` argument, else `()`.
-pub(crate) fn state_type<'a>(args: &'a Args, function: &'a syn::ItemFn) -> Option<&'a Type> {
-    args.state.as_ref().map(|(_, ty)| ty).or_else(|| {
-        ast::args(function).into_iter().find_map(|arg| match arg {
-            Arg::Extractor(arg) => ast::state_type(&arg.ty),
-            _ => None,
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::template_params;
-
-    #[test]
-    fn templates_give_their_parameters_and_refuse_patterns() {
-        assert_eq!(template_params("room:{room}").unwrap(), ["room"]);
-        assert_eq!(template_params("foo").unwrap(), Vec::<String>::new());
-        assert!(template_params("news.*").is_err());
-        assert!(template_params("").is_err());
-        assert!(template_params("a\nb").is_err());
-        assert!(template_params("{room").is_err());
-        assert!(template_params("{1x}").is_err());
-    }
+    Some(parts)
 }

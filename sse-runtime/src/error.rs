@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::event::Field;
+use std::fmt;
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -75,5 +75,26 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         (self.status(), self.to_string()).into_response()
+    }
+}
+
+/// The fields of an event that must fit on one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `event:`, the event name a browser dispatches on.
+    Event,
+    /// `id:`, the id a browser sends back as `Last-Event-ID`.
+    Id,
+    /// `:`, a comment that clients ignore.
+    Comment,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Event => "event name",
+            Field::Id => "event id",
+            Field::Comment => "comment",
+        })
     }
 }

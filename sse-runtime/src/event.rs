@@ -5,33 +5,11 @@
 //! lines, and every other field must hold none (or it would end early and let the rest
 //! of the value forge a field of its own).
 
-use std::fmt;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::error::Error;
-
-/// The fields of an event that must fit on one line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    /// `event:`, the event name a browser dispatches on.
-    Event,
-    /// `id:`, the id a browser sends back as `Last-Event-ID`.
-    Id,
-    /// `:`, a comment that clients ignore.
-    Comment,
-}
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Field::Event => "event name",
-            Field::Id => "event id",
-            Field::Comment => "comment",
-        })
-    }
-}
+use crate::error::{Error, Field};
 
 /// An event to send to a client: name, data, id, retry and comment, each optional.
 ///

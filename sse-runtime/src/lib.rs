@@ -189,8 +189,8 @@ mod streams;
 pub use buffer::{Flush, Sse};
 pub use channel::{ChannelName, MAX_CHANNEL_LEN};
 pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
-pub use error::Error;
-pub use event::{Event, Field};
+pub use error::{Error, Field};
+pub use event::Event;
 pub use hub::{
     send_event, Hub, HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES,
     DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT,
@@ -203,7 +203,127 @@ pub use serve::{
     serve, serve_with_shutdown, shutdown_signal, Serve, WithGracefulShutdown,
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
 };
-pub use sse_macros::{sse_routes, sse_view};
+/// Turns an `async fn` into a streaming route (a generator view), or a unit struct into
+/// the route of a channel (a channel view).
+///
+/// # Generator views
+///
+/// On an `async fn` whose arguments are axum extractors, in any order, and at most one
+/// `sse: &mut Sse`, the buffer. The body buffers events ([`Sse::add_message`],
+/// [`Sse::add_event`]) and sends them with `sse.flush().await`; what is left buffered
+/// when it returns goes out too, then the stream ends. It returns `()` or
+/// `Result<(), E>` with `E: Display` (an `Err` ends the stream and is logged).
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::extract::{Path, Query};
+/// use sse_runtime::prelude::*;
+///
+/// #[sse_view("/count/{from}", retry = Duration::from_secs(1), keep_alive = Duration::from_secs(30))]
+/// async fn count(Path(from): Path<u64>, last: LastEventId, sse: &mut Sse) {
+///     let mut n = last.parse::<u64>().map_or(from, |last| last + 1);
+///     loop {
+///         sse.send(&Event::new().id(n.to_string()).data(n.to_string())).await;
+///         n += 1;
+///         tokio::time::sleep(Duration::from_secs(1)).await;
+///     }
+/// }
+/// # let _: axum::Router = sse_routes![count];
+/// ```
+///
+/// The function stays an ordinary axum handler: `get(count)` mounts it by hand.
+///
+/// # Channel views
+///
+/// On a unit struct, with `channel = ...`: its clients receive every event sent to the
+/// channel, resume with `Last-Event-ID`, and need no body. The channel is
+///
+/// - a name: `channel = "news"`;
+/// - a template over the path's parameters: `channel = "room:{room}"`, each `{name}`
+///   checked against the path at compile time;
+/// - a resolver: `channel = my_resolver`, an `async fn` whose arguments are extractors
+///   and which returns the channel (`String`, `&'static str`, [`ChannelName`]), an
+///   `Option` of one (`None` answers `404`) or a `Result` of one and a rejection (`Err`
+///   answers with it: the place for authorization). A resolver that takes `State<T>`
+///   needs `state = T`.
+///
+/// ```
+/// use axum::extract::Path;
+/// use axum::http::StatusCode;
+/// use sse_runtime::prelude::*;
+///
+/// #[sse_view("/news", channel = "news")]
+/// pub struct News;
+///
+/// #[sse_view("/rooms/{room}", channel = "room:{room}")]
+/// pub struct Room;
+///
+/// #[sse_view("/private/{id}", channel = private_channel)]
+/// pub struct Private;
+///
+/// async fn private_channel(Path(id): Path<u32>) -> Result<String, StatusCode> {
+///     if id == 0 { Err(StatusCode::FORBIDDEN) } else { Ok(format!("private:{id}")) }
+/// }
+/// # let _: axum::Router = sse_routes![News, Room, Private];
+/// ```
+///
+/// A channel name, written or resolved, follows one rule: 1 to 256 bytes, no control
+/// characters or white space, none of `*?[]` (Redis patterns), no `/` or `\`. A name or
+/// template in the attribute that breaks it is a compile error; one from a request is
+/// answered with `400` and the reason.
+///
+/// # Arguments
+///
+/// | argument | for | meaning |
+/// |---|---|---|
+/// | `"/path"` (first) | both | the route path, axum 0.8 style (`/rooms/{room}`); or give it where the view is mounted |
+/// | `channel = "name"`, `"tmpl:{p}"` or `resolver` | channel views | where the events come from |
+/// | `state = Type` | both | the router state the extractors (or the resolver) are checked against, when no `State<Type>` argument names it |
+/// | `keep_alive = Duration` | both | the silence after which a keep-alive comment goes out (default 15 s) |
+/// | `retry = Duration` | both | a `retry:` field sent first: how long a browser waits before it reconnects |
+/// | `crate = path` | both | where this crate is, for a crate that re-exports it (`crate = my_app::sse`) |
+///
+/// # Errors
+///
+/// Each mistake is reported at the token that shows it, all in one build: a function
+/// that is not `async`, generic, takes `self`, takes the buffer as `Sse` or `&Sse` or
+/// twice, returns `impl Trait`, or takes an argument that is no extractor (`id: u32`:
+/// write `Path(id): Path<u32>`); a struct without `channel`, with fields or generics; a
+/// `channel` on a function; a path or channel template with unbalanced braces or an
+/// axum 0.7 `:param`; a template parameter the path does not have; a channel name that
+/// breaks the rule; an unknown or repeated argument (with a "did you mean"). The
+/// `ui-tests` folder holds each case with the exact message.
+pub use sse_macros::sse_view;
+
+/// Builds an `axum::Router<S>` of views: `sse_routes![a, b, module::c, "/path" => d]`.
+///
+/// Each view is mounted at the path its attribute gives, or at the one written before
+/// `=>`; a view with no path anywhere, or with two different ones, is a compile error,
+/// and so is a channel template whose parameter the path lacks. The router is an
+/// ordinary one: `merge`, `nest`, `layer` and `with_state` it as any other.
+///
+/// ```
+/// use axum::routing::post;
+/// use sse_runtime::prelude::*;
+///
+/// #[sse_view("/time")]
+/// async fn time(sse: &mut Sse) {
+///     sse.add_message("time", "now");
+/// }
+///
+/// #[sse_view(channel = "news")]
+/// pub struct News;
+///
+/// async fn publish() -> &'static str { "sent" }
+///
+/// let app: axum::Router = sse_routes![time, "/news" => News]
+///     // handlers that are not views are mounted as axum mounts them
+///     .route("/publish", post(publish));
+/// ```
+///
+/// Only `#[sse_view]` items go in the list: a plain handler is mounted with
+/// `.route(path, get(handler))`.
+pub use sse_macros::sse_routes;
 pub use streams::{open_streams, set_max_streams, shutdown};
 
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
@@ -212,6 +332,4 @@ pub mod prelude {
 }
 
 #[doc(hidden)]
-#[path = "private.rs"]
 pub mod __private;
-use __private as private;

@@ -65,6 +65,16 @@ impl<S> SseResponse<S> {
         self.retry = Some(retry);
         self
     }
+
+    /// The same settings, streaming `frames`: how a view's attribute, which gives the
+    /// settings on an `SseResponse<()>`, meets the frames its body makes.
+    pub(crate) fn with_frames<T>(self, frames: T) -> SseResponse<T> {
+        SseResponse {
+            frames,
+            keep_alive: self.keep_alive,
+            retry: self.retry,
+        }
+    }
 }
 
 impl<S> IntoResponse for SseResponse<S>

@@ -57,14 +57,14 @@ pub fn open_streams() -> usize {
 
 #[derive(Default)]
 struct Registry {
-    streams: Mutex<HashMap<u64, Arc<Stream>>>,
+    streams: Mutex<HashMap<u64, Arc<Entry>>>,
     next_key: AtomicUsize,
     limit: AtomicUsize,
     shut: AtomicBool,
 }
 
 impl Registry {
-    fn streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<Stream>>> {
+    fn streams(&self) -> MutexGuard<'_, HashMap<u64, Arc<Entry>>> {
         self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -77,14 +77,14 @@ fn registry() -> &'static Registry {
     })
 }
 
-/// One stream's flag and the waker that wakes it to see the flag.
+/// A stream's entry in the registry: its flag, and the waker that wakes it to see the flag.
 #[derive(Default)]
-struct Stream {
+struct Entry {
     ended: AtomicBool,
     waker: AtomicWaker,
 }
 
-impl Stream {
+impl Entry {
     fn end(&self) {
         self.ended.store(true, Ordering::SeqCst);
         self.waker.wake();
@@ -104,12 +104,12 @@ pub(crate) enum Refused {
 #[derive(Debug)]
 pub(crate) struct Registration {
     key: u64,
-    stream: Arc<Stream>,
+    stream: Arc<Entry>,
 }
 
-impl std::fmt::Debug for Stream {
+impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream")
+        f.debug_struct("Entry")
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
@@ -127,7 +127,7 @@ impl Registration {
             return Err(Refused::Full);
         }
         let key = registry.next_key.fetch_add(1, Ordering::Relaxed) as u64;
-        let stream = Arc::new(Stream::default());
+        let stream = Arc::new(Entry::default());
         streams.insert(key, stream.clone());
         Ok(Registration { key, stream })
     }

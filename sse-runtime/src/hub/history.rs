@@ -157,12 +157,6 @@ impl Histories {
             Err(_) => Page::Unknown,
         }
     }
-
-    /// The bytes held, for tests.
-    #[cfg(test)]
-    fn bytes(&self) -> usize {
-        self.bytes
-    }
 }
 
 #[cfg(test)]
@@ -243,12 +237,12 @@ mod tests {
         for round in 0..50 {
             let id = histories.next_id();
             histories.push(&names[round % 20], frame(id, 1000));
-            assert!(histories.bytes() <= budget);
+            assert!(histories.bytes <= budget);
         }
         // An event larger than the whole budget is still kept, alone.
         let id = histories.next_id();
         histories.push(&names[0], frame(id, 2 * budget));
-        assert_eq!(histories.bytes(), 2 * budget + FRAME_COST);
+        assert_eq!(histories.bytes, 2 * budget + FRAME_COST);
         assert!(matches!(histories.after("c0", id, 10), Page::After(frames) if frames.is_empty()));
     }
 }

@@ -16,13 +16,13 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::id::EventId;
 use crate::event::Event;
 
-/// The JSON envelope of an event.
-#[derive(Serialize, Deserialize)]
+/// The JSON envelope of an event, as read.
+#[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(rename = "$sse", default)]
     version: Option<u8>,
@@ -41,12 +41,6 @@ struct Envelope<'a> {
     retry: Option<u64>,
 }
 
-/// The payload that carries `event`, as the hub sends it with `id`.
-#[cfg(test)]
-fn encode(id: EventId, event: &Event) -> String {
-    with_id(&id.to_string(), &encode_after_id(event))
-}
-
 /// An event read from a payload, with the id the hub gave it, if it is the hub's.
 #[derive(Debug)]
 pub(crate) struct Decoded {
@@ -54,29 +48,39 @@ pub(crate) struct Decoded {
     pub(crate) id: Option<EventId>,
 }
 
+/// How the hub's envelope starts, before its id, and what follows the id: the Redis
+/// send script joins `BEFORE_ID`, the id `XADD` gave, `AFTER_ID` and what
+/// [`encode_after_id`] made, and so does [`with_id`] for the events of history. The
+/// one place that writes envelopes.
+pub(crate) const BEFORE_ID: &str = "{\"$sse\":1,\"$id\":\"";
+pub(crate) const AFTER_ID: &str = "\"";
+
 /// The envelope of `event` as it continues after its id: `,"event":...}`, or `}`. The
-/// Redis broker stores this in the channel's history and joins it to the id Redis gives
-/// (see [`with_id`]).
+/// Redis broker stores this in the channel's history and joins it to the id Redis gives.
 pub(crate) fn encode_after_id(event: &Event) -> String {
-    let envelope = Envelope {
-        version: None,
-        hub_id: None,
-        event: event.name().map(Cow::Borrowed),
-        data: event.data_str().map(Cow::Borrowed),
-        retry: event.retry_duration().map(|retry| retry.as_millis() as u64),
+    let mut rest = String::new();
+    // Strings and numbers only: writing them as JSON cannot fail.
+    let mut field = |key: &str, value: serde_json::Value| {
+        rest.push_str(&format!(",\"{key}\":{value}"));
     };
-    // Only strings and numbers: serializing cannot fail.
-    let fields = serde_json::to_string(&envelope).unwrap_or_default();
-    match fields.strip_prefix("{\"$sse\":null") {
-        Some(rest) => rest.to_owned(),
-        None => "}".to_owned(),
+    if let Some(name) = event.name() {
+        field("event", name.into());
     }
+    if let Some(data) = event.data_str() {
+        field("data", data.into());
+    }
+    if let Some(retry) = event.retry_duration() {
+        field("retry", (retry.as_millis() as u64).into());
+    }
+    rest.push('}');
+    rest
 }
 
 /// The whole envelope of an event whose id is `id` and whose other fields are `rest`,
 /// as [`encode_after_id`] wrote them.
 pub(crate) fn with_id(id: &str, rest: &str) -> String {
-    format!("{{\"$sse\":1,\"$id\":{}{rest}", serde_json::Value::from(id))
+    // Stream ids are digits and `-`: nothing to escape.
+    [BEFORE_ID, id, AFTER_ID, rest].concat()
 }
 
 /// The event a payload stands for, or why it stands for none.
@@ -144,6 +148,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The payload that carries `event`, as the hub sends it with `id`.
+    fn encode(id: EventId, event: &Event) -> String {
+        with_id(&id.to_string(), &encode_after_id(event))
+    }
 
     fn event_of(payload: &[u8]) -> Event {
         decode(payload).expect("an event").event

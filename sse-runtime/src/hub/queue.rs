@@ -133,10 +133,12 @@ impl Queue {
         waiting.into_iter().for_each(Waker::wake);
     }
 
-    /// Takes every waiting waker, to be woken once the lock is released.
+    /// Takes every waiting waker, to be woken once the lock is released. The list that
+    /// replaces it has room for as many: they come back at once.
     fn wake_all(&self, state: &mut State) -> Vec<Waker> {
         self.rounds.fetch_add(1, Ordering::Release);
-        std::mem::take(&mut state.waiting)
+        let room = state.waiting.len();
+        std::mem::replace(&mut state.waiting, Vec::with_capacity(room))
     }
 
     /// Moves up to `max` events at `place` into `into`; if there is none, or it read the

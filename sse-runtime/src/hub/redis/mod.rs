@@ -171,6 +171,8 @@ impl Commands {
             .arg(channel.as_str())
             .arg(self.history_ttl)
             .arg(self.history_bytes)
+            .arg(payload::BEFORE_ID)
+            .arg(payload::AFTER_ID)
             .invoke_async(&mut connection)
             .await;
         match sent {

@@ -8,6 +8,8 @@
 --                                      ARGV[3]  the channel
 --                                      ARGV[4]  the time to live, in seconds
 --                                      ARGV[5]  the most bytes kept
+--                                      ARGV[6], ARGV[7]  what goes before and after
+--                                               the id in the envelope
 --
 -- Each entry holds `e`, the envelope after its id, and `t`, the bytes of `e` sent to
 -- this history so far, this entry's included: the history holds `t(newest) - t(e) +
@@ -53,5 +55,5 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 if KEYS[2] then
   redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 end
-redis.call('PUBLISH', ARGV[3], '{"$sse":1,"$id":"' .. id .. '"' .. ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[6] .. id .. ARGV[7] .. ARGV[2])
 return id

@@ -1,7 +1,6 @@
 //! What the macros' generated code calls. Not a public API: it changes without notice.
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::response::IntoResponse;
@@ -15,53 +14,20 @@ pub use core::result::Result;
 pub use std::string::String;
 
 pub use crate::channel_view::{
-    fixed_channel, resolved_channel, template_channel, ChannelRoute, ChannelSource,
+    fixed_channel, template_channel, ChannelResolver, ChannelRoute, ChannelSource, Part, Template,
 };
 use crate::generator::Generator;
 pub use crate::generator::ViewOutcome;
-use crate::response::SseResponse;
-use crate::{KeepAlive, Sse};
+pub use crate::response::SseResponse;
+pub use crate::KeepAlive;
+use crate::Sse;
 pub use axum::http::request::Parts;
 pub use std::future::Future as FutureTrait;
-
-/// The response settings a view's attribute may give.
-#[derive(Debug, Default)]
-pub struct Options {
-    keep_alive: KeepAlive,
-    retry: Option<Duration>,
-}
-
-impl Options {
-    /// The defaults: a keep-alive after 15 s of silence, no `retry:` field.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// `keep_alive = interval`.
-    pub fn keep_alive(mut self, interval: Duration) -> Self {
-        self.keep_alive = self.keep_alive.interval(interval);
-        self
-    }
-
-    /// `retry = delay`.
-    pub fn retry(mut self, retry: Duration) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    pub(crate) fn apply<S>(self, response: SseResponse<S>) -> SseResponse<S> {
-        let response = response.keep_alive(self.keep_alive);
-        match self.retry {
-            Some(retry) => response.retry(retry),
-            None => response,
-        }
-    }
-}
 
 /// The response of a generator view: `body` gets the buffer and streams its flushes.
 pub fn generator<R, F>(
     view: &'static str,
-    options: Options,
+    options: SseResponse<()>,
     body: impl FnOnce(Sse) -> F,
 ) -> Response
 where
@@ -69,7 +35,7 @@ where
     R: ViewOutcome,
 {
     options
-        .apply(SseResponse::new(Generator::new(view, body)))
+        .with_frames(Generator::new(view, body))
         .into_response()
 }
 
@@ -89,7 +55,7 @@ pub const fn mount_path(
     attribute: Option<&'static str>,
     mounted: Option<&'static str>,
     valid: bool,
-    channel_params: &[&str],
+    channel: &[Part],
 ) -> &'static str {
     let path = match (attribute, mounted) {
         _ if !valid => return "/",
@@ -105,9 +71,11 @@ pub const fn mount_path(
         ),
     };
     let mut i = 0;
-    while i < channel_params.len() {
-        if !has_param(path.as_bytes(), channel_params[i].as_bytes()) {
-            panic!("this view's channel uses a `{{name}}` that is not a parameter of the path it is mounted at: add it to the path or remove it from the channel");
+    while i < channel.len() {
+        if let Part::Param(name) = channel[i] {
+            if !has_param(path.as_bytes(), name.as_bytes()) {
+                panic!("this view's channel uses a `{{name}}` that is not a parameter of the path it is mounted at: add it to the path or remove it from the channel");
+            }
         }
         i += 1;
     }

@@ -1,0 +1,119 @@
+//! A channel view's channel as the attribute writes it: a name or a template over path
+//! parameters (a resolver is `resolver.rs`'s). The macro parses it once, at compile
+//! time, into a [`Template`], and checks it there against the channel-name rule.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::channel::{self, Broken, MAX_CHANNEL_LEN};
+
+/// A channel name or template from an `#[sse_view]` attribute, as the macro parsed it:
+/// `"room:{room}"` is `[Text("room:"), Param("room")]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Template {
+    parts: &'static [Part],
+}
+
+/// A piece of a [`Template`].
+#[derive(Debug, Clone, Copy)]
+pub enum Part {
+    /// Text, as written.
+    Text(&'static str),
+    /// `{name}`: the path parameter `name`.
+    Param(&'static str),
+}
+
+impl Template {
+    /// The template made of `parts`.
+    pub const fn new(parts: &'static [Part]) -> Template {
+        Template { parts }
+    }
+
+    /// Fails the build, with the rule it breaks, if the template can never make a channel
+    /// name: evaluated in a `const` the macro writes beside the view.
+    pub const fn check(self) {
+        let mut text_len = 0;
+        let mut has_param = false;
+        let mut i = 0;
+        while i < self.parts.len() {
+            match self.parts[i] {
+                Part::Text(text) => {
+                    text_len += text.len();
+                    if let Err(broken) = channel::check_text(text.as_bytes()) {
+                        refuse(broken);
+                    }
+                }
+                Part::Param(_) => has_param = true,
+            }
+            i += 1;
+        }
+        if text_len == 0 && !has_param {
+            refuse(Broken::Empty);
+        }
+        if text_len > MAX_CHANNEL_LEN {
+            refuse(Broken::TooLong);
+        }
+    }
+
+    /// Its pieces.
+    pub const fn parts(self) -> &'static [Part] {
+        self.parts
+    }
+}
+
+/// A compile error naming the rule: `panic!` in a `const` is one.
+const fn refuse(broken: Broken) {
+    match broken {
+        Broken::Empty => panic!("bad channel in `#[sse_view]`: the channel name is empty"),
+        Broken::TooLong => panic!(
+            "bad channel in `#[sse_view]`: it is longer than 256 bytes, the longest channel name"
+        ),
+        Broken::ControlOrSpace => panic!(
+            "bad channel in `#[sse_view]`: it holds a control character or white space, which no channel name may hold (write `all-builds`, `room:{{room}}`)"
+        ),
+        Broken::Slash => panic!(
+            "bad channel in `#[sse_view]`: it holds `/` or `\\`, which no channel name may hold (Redis's convention is `:`, as in `room:{{room}}`)"
+        ),
+        Broken::Pattern => panic!(
+            "bad channel in `#[sse_view]`: it holds `*`, `?`, `[` or `]`, Redis pattern characters, which no channel name may hold: channels are plain names"
+        ),
+    }
+}
+
+/// `channel = "foo"`.
+pub fn fixed_channel(name: &'static str) -> impl Future<Output = Result<String, Response>> + Send {
+    std::future::ready(Ok(name.to_owned()))
+}
+
+/// `channel = "room:{room}"`: the template with each `{name}` replaced by the path
+/// parameter of that name.
+pub async fn template_channel<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    template: Template,
+) -> Result<String, Response> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let mut channel = String::new();
+    for part in template.parts {
+        match *part {
+            Part::Text(text) => channel.push_str(text),
+            Part::Param(name) => {
+                let value = params.get(name).ok_or_else(|| {
+                    // The macro checks every name against the path, so this is a route
+                    // mounted by hand at a path without the parameter.
+                    let reason = format!("the path has no parameter `{name}`\n");
+                    (StatusCode::INTERNAL_SERVER_ERROR, reason).into_response()
+                })?;
+                channel.push_str(value);
+            }
+        }
+    }
+    Ok(channel)
+}

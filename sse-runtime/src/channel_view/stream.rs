@@ -1,0 +1,103 @@
+//! The stream of one client of a channel view: the hub's follower decides what comes,
+//! in order and once; this batches it into writes.
+
+use std::time::Duration;
+
+use axum::response::Response;
+use tokio::time::Instant;
+
+use crate::channel::ChannelName;
+use crate::event::Event;
+use crate::generator::Generator;
+use crate::hub::{Hub, Start};
+use crate::response::SseResponse;
+use crate::streams::Registration;
+
+/// The event a client gets when it resumes from an id the history does not hold: it
+/// must reload whatever it built from the events, then it gets the live stream.
+pub const RESET_EVENT: &str = "sse-reset";
+
+/// Streams `channel` to one client: what it missed since `last_event_id`, then every
+/// event sent to it, each once and in order. The hub decides what comes; this batches
+/// and writes.
+pub(super) async fn stream_channel(
+    registration: Registration,
+    hub: Hub,
+    channel: ChannelName,
+    last_event_id: Option<String>,
+    view: &'static str,
+    options: SseResponse<()>,
+) -> Response {
+    let mut follow = hub.follow(channel, last_event_id.as_deref()).await;
+    let frames = Generator::new(view, move |mut sse| async move {
+        match follow.take_start() {
+            Start::Live | Start::Resumed => {}
+            Start::Reset(last) => {
+                let reset = Event::new().event(RESET_EVENT).data(format!(
+                    "the events after {last:.64} are no longer kept: reload, then follow the live stream"
+                ));
+                sse.send(&reset).await;
+            }
+            Start::Unavailable(error) => {
+                // Ending the stream makes the client reconnect and ask again.
+                tracing::warn!(view, %error, "cannot read the history a client resumes from");
+                return;
+            }
+        }
+        let mut batch = Vec::with_capacity(1);
+        // Until when the stream counts as busy: `BUSY` after its last write.
+        let mut busy_until = Instant::now();
+        loop {
+            batch.clear();
+            if let Err(gone) = follow.next(&mut batch, BATCH).await {
+                tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
+                return;
+            }
+            // A busy stream lets the scheduler go round a few times before it writes,
+            // so that a burst goes out in one write rather than a system call per event.
+            let now = Instant::now();
+            if now < busy_until {
+                for _ in 0..GATHER_ROUNDS {
+                    if batch.len() + follow.queued() >= BATCH {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                let room = BATCH - batch.len();
+                if let Err(gone) = follow.try_more(&mut batch, room) {
+                    tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
+                    return;
+                }
+            }
+            busy_until = now + BUSY;
+            match &batch[..] {
+                // A lone event goes out without a copy.
+                [one] => sse.send_encoded(one.bytes.clone()).await,
+                frames => {
+                    for frame in frames {
+                        sse.add_encoded(&frame.bytes);
+                    }
+                    sse.flush().await;
+                }
+            }
+            // An idle stream keeps no room for a burst.
+            if batch.capacity() > BATCH {
+                batch = Vec::with_capacity(1);
+            }
+        }
+    });
+    options
+        .with_frames(frames)
+        .into_registered_response(registration)
+}
+
+/// The most events written together when a client has several queued.
+const BATCH: usize = 64;
+
+/// A stream that wrote less than this long ago is busy: before its next write it
+/// yields to the scheduler up to `GATHER_ROUNDS` times (fewer if `BATCH` events are
+/// queued), letting the senders run, so that a burst goes out in a few writes. A stream
+/// idle for longer writes its next event at once. (Yielding rather than sleeping: a
+/// timer's millisecond would let a fast sender fill the queue.)
+const BUSY: Duration = Duration::from_millis(1);
+const GATHER_ROUNDS: usize = 8;
