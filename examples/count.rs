@@ -1,18 +1,41 @@
 //! A view with `Path`, `Query` and `Last-Event-ID`: it counts up from a number, gives each
 //! event its number as id, and a client that reconnects goes on from the last number it
-//! received instead of starting over.
+//! received instead of starting over. With `to`, the count ends there, and says it is
+//! finished: a browser then stops, instead of reconnecting and counting again.
 //!
 //! ```text
 //! cargo run -p examples --example count
 //! curl -N 'http://127.0.0.1:3000/count/10?step=5'
 //! curl -N -H 'Last-Event-ID: 40' 'http://127.0.0.1:3000/count/10?step=5'   # resumes at 45
+//! curl -N 'http://127.0.0.1:3000/count/1?to=3'                              # 1, 2, 3, finished
+//! curl -i -H 'Last-Event-ID: sse-finished' 'http://127.0.0.1:3000/count/1?to=3'   # 204
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::extract::{Path, Query};
+use axum::response::Html;
+use axum::routing::get;
 use serde::Deserialize;
 use sse_runtime::prelude::*;
+
+#[path = "common/mod.rs"]
+mod common;
+
+/// A page that counts to 3 in the browser, and stops there.
+const PAGE: &str = r#"<!doctype html>
+<title>count</title>
+<ol id="count"></ol>
+<script>
+  const source = new EventSource("/count/1?to=3");
+  source.onmessage = (event) => {
+    const item = document.createElement("li");
+    item.textContent = event.data;
+    document.getElementById("count").append(item);
+  };
+</script>
+"#;
 
 /// How to count, from the query string.
 #[derive(Deserialize)]
@@ -21,6 +44,8 @@ struct Counting {
     step: Option<u64>,
     /// Milliseconds between events (default 1000).
     every_ms: Option<u64>,
+    /// The last number, if the count ends.
+    to: Option<u64>,
 }
 
 /// Counts from `from`, or from just after the client's last id when it reconnects.
@@ -38,24 +63,20 @@ async fn count(
         Some(last) => last.checked_add(step),
         None => Some(from),
     };
-    while let Some(n) = next {
+    let to = counting.to.unwrap_or(u64::MAX);
+    while let Some(n) = next.filter(|n| *n <= to) {
         sse.send(&Event::new().id(n.to_string()).data(n.to_string()))
             .await;
         next = n.checked_add(step);
         tokio::time::sleep(every).await;
     }
+    if counting.to.is_some() {
+        sse.finish().await;
+    }
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let app: axum::Router = sse_routes![count];
-    let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!(
-        "counting at http://{}/count/10?step=5",
-        listener.local_addr()?
-    );
-    sse_runtime::serve(listener, app)
-        .with_graceful_shutdown(sse_runtime::shutdown_signal())
-        .await
+async fn main() -> ExitCode {
+    let app: axum::Router = sse_routes![count].route("/", get(|| async { Html(PAGE) }));
+    common::serve(app, "counting at http://{addr}/count/10?step=5").await
 }

@@ -8,10 +8,14 @@
 //! ```
 
 use std::collections::HashMap;
+use std::process::ExitCode;
 
 use axum::extract::{Path, Query};
 use axum::routing::get;
 use sse_runtime::prelude::*;
+
+#[path = "common/mod.rs"]
+mod common;
 
 /// django-sse: `get_redis_channel()` returning `self.kwargs['channel']`. The name is
 /// checked at the door: a channel with pattern characters, control characters or more
@@ -29,15 +33,11 @@ async fn send(
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let app: axum::Router = sse_routes![MyRedisQueueView].route("/send/{channel}/", get(send));
-    let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let addr = listener.local_addr()?;
-    println!(
-        "listen at http://{addr}/sse/<channel>/ ; send with http://{addr}/send/<channel>/?data=hi"
-    );
-    sse_runtime::serve(listener, app)
-        .with_graceful_shutdown(sse_runtime::shutdown_signal())
-        .await
+    common::serve(
+        app,
+        "listen at http://{addr}/sse/<channel>/ ; send with http://{addr}/send/<channel>/?data=hi",
+    )
+    .await
 }

@@ -10,6 +10,10 @@
 
 use axum::routing::get;
 use sse_runtime::prelude::*;
+use std::process::ExitCode;
+
+#[path = "common/mod.rs"]
+mod common;
 
 /// django-sse: `url(r'^stream1/$', RedisQueueView.as_view(redis_channel="foo"))`.
 #[sse_view("/stream1/", channel = "foo")]
@@ -22,13 +26,11 @@ async fn someview() -> Result<&'static str, sse_runtime::Error> {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let app: axum::Router = sse_routes![Stream1].route("/someview", get(someview));
-    let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let addr = listener.local_addr()?;
-    println!("streaming channel foo at http://{addr}/stream1/ ; send with http://{addr}/someview");
-    sse_runtime::serve(listener, app)
-        .with_graceful_shutdown(sse_runtime::shutdown_signal())
-        .await
+    common::serve(
+        app,
+        "streaming channel foo at http://{addr}/stream1/ ; send with http://{addr}/someview",
+    )
+    .await
 }

@@ -6,9 +6,13 @@
 //! curl -N http://127.0.0.1:3000/time
 //! ```
 
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sse_runtime::prelude::*;
+
+#[path = "common/mod.rs"]
+mod common;
 
 /// The current timestamp every second, as django-sse's `MySseStreamView`.
 #[sse_view("/time")]
@@ -24,15 +28,7 @@ async fn time(sse: &mut Sse) {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let app: axum::Router = sse_routes![time];
-    let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!(
-        "streaming the time at http://{}/time",
-        listener.local_addr()?
-    );
-    sse_runtime::serve(listener, app)
-        .with_graceful_shutdown(sse_runtime::shutdown_signal())
-        .await
+    common::serve(app, "streaming the time at http://{addr}/time").await
 }

@@ -10,6 +10,7 @@
 //!      http://127.0.0.1:3000/rooms/lobby/messages
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::extract::Path;
@@ -19,6 +20,9 @@ use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sse_runtime::prelude::*;
+
+#[path = "../common/mod.rs"]
+mod common;
 
 /// The page: plain HTML and a little JavaScript, no build step.
 const PAGE: &str = include_str!("page.html");
@@ -53,18 +57,9 @@ async fn post_message(
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     let app: axum::Router = sse_routes![RoomEvents]
         .route("/", get(|| async { Html(PAGE) }))
         .route("/rooms/{room}/messages", post(post_message));
-    let addr = std::env::var("SSE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let hub = match std::env::var(sse_runtime::REDIS_URL_VAR) {
-        Ok(url) if !url.is_empty() => format!("Redis at {url}"),
-        _ => "the embedded hub".to_owned(),
-    };
-    println!("chat at http://{}/ on {hub}", listener.local_addr()?);
-    sse_runtime::serve(listener, app)
-        .with_graceful_shutdown(sse_runtime::shutdown_signal())
-        .await
+    common::serve(app, "chat at http://{addr}/ ; or curl -N http://{addr}/rooms/lobby/events and post with curl -H 'content-type: application/json' -d '{\"name\":\"ann\",\"text\":\"hi\"}' http://{addr}/rooms/lobby/messages").await
 }

@@ -76,7 +76,8 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
     });
     let mount = match view {
         View::Generator(_) => quote! {
-            /// Mounts the view, the function itself, at `path`.
+            /// Mounts the view, the function itself, at `path`, behind the middleware that
+            /// answers a reconnection to a finished stream with `204 No Content`.
             pub fn mount<__S, __H, __T>(
                 router: #private::axum::Router<__S>,
                 path: &'static str,
@@ -87,7 +88,8 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
                 __T: 'static,
                 __S: #private::Clone + #private::Send + #private::Sync + 'static,
             {
-                router.route(path, #private::axum::routing::get(view))
+                let refuse_finished = #private::axum::middleware::from_fn(#private::refuse_finished);
+                router.route(path, #private::axum::routing::get(view).layer(refuse_finished))
             }
         },
         View::Channel(declaration) => {

@@ -16,6 +16,7 @@ pub use std::string::String;
 pub use crate::channel_view::{
     fixed_channel, template_channel, ChannelResolver, ChannelRoute, ChannelSource, Part, Template,
 };
+pub use crate::finished::refuse_finished;
 use crate::generator::Generator;
 pub use crate::generator::ViewOutcome;
 pub use crate::response::SseResponse;

@@ -134,6 +134,15 @@ impl Sse {
         self.add_event(event);
         self.flush().await;
     }
+
+    /// Says the stream is complete, with everything buffered: a browser that reconnects
+    /// is answered `204 No Content` and its `EventSource` stops, instead of streaming
+    /// from the start again. Return from the view right after. (The last event's id is
+    /// [`FINISHED_ID`](crate::FINISHED_ID); see the `finished` module.)
+    pub async fn finish(&mut self) {
+        self.send(&Event::new().id(crate::finished::FINISHED_ID))
+            .await;
+    }
 }
 
 impl Drop for Sse {

@@ -34,6 +34,13 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        LastEventId::read(parts)
+    }
+}
+
+impl LastEventId {
+    /// The id the request carries, or why it is refused.
+    pub(crate) fn read(parts: &Parts) -> Result<Self, Error> {
         let raw = match parts.headers.get("last-event-id") {
             Some(value) => Some(
                 std::str::from_utf8(value.as_bytes())

@@ -178,6 +178,7 @@ mod channel;
 mod channel_view;
 mod error;
 mod event;
+mod finished;
 mod generator;
 mod hub;
 mod keep_alive;
@@ -191,6 +192,7 @@ pub use channel::{ChannelName, MAX_CHANNEL_LEN};
 pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
 pub use error::{Error, Field};
 pub use event::Event;
+pub use finished::{refuse_finished, FINISHED_ID};
 pub use hub::{
     send_event, Hub, HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES,
     DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT,

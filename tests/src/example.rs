@@ -28,14 +28,21 @@ impl Example {
     /// Starts example `name` on the embedded hub, on a free port, and waits until it
     /// listens.
     pub fn start(name: &str) -> Example {
+        Example::start_with(name, &[])
+    }
+
+    /// Starts example `name` with `env` set (`SSE_REDIS_URL` unset unless given), on a
+    /// free port, and waits until it listens.
+    pub fn start_with(name: &str, env: &[(&str, &str)]) -> Example {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(binary(name))
-            .env("SSE_ADDR", &addr)
             .env_remove("SSE_REDIS_URL")
+            .env("SSE_ADDR", &addr)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| {
@@ -47,6 +54,27 @@ impl Example {
             std::thread::sleep(Duration::from_millis(20));
         }
         Example { child, addr }
+    }
+
+    /// Runs example `name` with `env` until it exits, for at most ten seconds: for
+    /// programs that must refuse to start.
+    pub fn run_to_exit(name: &str, env: &[(&str, &str)]) -> std::process::Output {
+        let mut child = Command::new(binary(name))
+            .env_remove("SSE_REDIS_URL")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the example runs");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().expect("its status").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("example `{name}` did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("its output")
     }
 
     /// Sends the process `signal` (`TERM`, `INT`, ...) as `kill` does.

@@ -106,3 +106,60 @@ async fn count_resumes_from_the_last_id_and_survives_any_id() {
     .await;
     assert!(fresh.contains("id: 10\ndata: 10\n\n"), "{fresh}");
 }
+
+#[test]
+fn a_taken_address_or_a_bad_redis_url_stops_an_example_with_one_line_that_says_what_to_change() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let refused = Example::run_to_exit("time", &[("SSE_ADDR", &addr)]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")) && stderr.contains("set SSE_ADDR"),
+        "{stderr}"
+    );
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    let refused = Example::run_to_exit(
+        "redis_queue",
+        &[
+            ("SSE_ADDR", &addr),
+            ("SSE_REDIS_URL", "http://127.0.0.1:6379"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .starts_with("bad configuration: the Redis URL `http://127.0.0.1:6379` cannot be used")
+            && stderr.contains("write redis://host:port/db, or host:port")
+            && !stderr.contains("bad configuration: bad configuration"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_host_and_port_is_a_redis_url() {
+    let redis = tests::redis_server::RedisServer::start();
+    let location = format!("127.0.0.1:{}", redis.port());
+    let queue = Example::start_with("redis_queue", &[("SSE_REDIS_URL", &location)]);
+    let addr = queue.addr.clone();
+    let stream = tokio::spawn({
+        let addr = addr.clone();
+        async move { get(&addr, "/stream1/", "", Duration::from_secs(3)).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis.numsub("foo") < 1 {
+        assert!(Instant::now() < deadline, "the example subscribes on Redis");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (sent, _) = get(&addr, "/someview", "", Duration::from_secs(2)).await;
+    assert!(sent.contains("dummy response"), "{sent}");
+    let (streamed, _) = stream.await.unwrap();
+    assert!(streamed.contains("event: myevent\nid: "), "{streamed}");
+    assert!(streamed.contains("data: mydata\n\n"), "{streamed}");
+}

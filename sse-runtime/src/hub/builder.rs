@@ -91,9 +91,14 @@ impl HubBuilder {
         }
     }
 
-    /// Uses the Redis server at `url` instead of the embedded broker.
+    /// Uses the Redis server at `url` instead of the embedded broker:
+    /// `redis://host:port/db`, or `host:port` as django-sse's `location` (database 0).
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.redis_url = Some(url.into());
+        let url = url.into();
+        self.settings.redis_url = Some(match url.contains("://") {
+            true => url,
+            false => format!("redis://{url}"),
+        });
         self
     }
 

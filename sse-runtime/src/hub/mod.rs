@@ -134,9 +134,13 @@ impl Hub {
         GLOBAL.get_or_init(|| {
             HubBuilder::from_env().build().unwrap_or_else(|error| {
                 tracing::error!(%error, "the SSE hub cannot be built from the environment");
+                let reason = match error {
+                    Error::Config(reason) => reason,
+                    other => other.to_string(),
+                };
                 Hub {
                     fanout: Arc::new(Fanout::new(1)),
-                    broker: Arc::new(Misconfigured(error.to_string())),
+                    broker: Arc::new(Misconfigured(reason)),
                     max_event: 0,
                 }
             })

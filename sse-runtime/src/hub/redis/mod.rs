@@ -62,7 +62,9 @@ pub(super) struct Commands {
 impl RedisBroker {
     pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, settings: &Settings) -> Result<Self, Error> {
         let unusable = |error: RedisError| {
-            Error::Config(format!("the Redis URL `{url}` cannot be used: {error}"))
+            Error::Config(format!(
+                "the Redis URL `{url}` cannot be used ({error}): write redis://host:port/db, or host:port"
+            ))
         };
         let info = url.into_connection_info().map_err(unusable)?;
         // RESP3: the subscriber's messages arrive as pushes on a multiplexed connection.
