@@ -2,16 +2,10 @@
 // Chromium: what one says appears in the other's tab through EventSource.
 //
 //   node chat.mjs http://127.0.0.1:3000
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const base = process.argv[2];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const fail = async (message) => {
   console.error(message);
   await browser.close();

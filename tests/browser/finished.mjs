@@ -3,16 +3,10 @@
 // not reconnect and count again.
 //
 //   node finished.mjs http://127.0.0.1:3000
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const base = process.argv[2];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.goto(`${base}/`); // the example's page, for its origin

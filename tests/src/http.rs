@@ -138,6 +138,16 @@ pub async fn take_events(
     events: &mut (impl Stream<Item = Result<Event, EventStreamError<hyper::Error>>> + Unpin),
     count: usize,
 ) -> Vec<Event> {
+    take_events_within(events, count, PATIENCE).await
+}
+
+/// Reads `count` events from `events`, failing the test if they take longer than `wait`
+/// in all.
+pub async fn take_events_within(
+    events: &mut (impl Stream<Item = Result<Event, EventStreamError<hyper::Error>>> + Unpin),
+    count: usize,
+    wait: Duration,
+) -> Vec<Event> {
     let read = async {
         let mut got = Vec::with_capacity(count);
         while got.len() < count {
@@ -148,7 +158,7 @@ pub async fn take_events(
         }
         got
     };
-    tokio::time::timeout(PATIENCE, read)
+    tokio::time::timeout(wait, read)
         .await
         .expect("events in time")
 }

@@ -8,4 +8,4 @@ mod http;
 pub mod logs;
 pub mod redis_server;
 
-pub use http::{serve, take_events, Client, PATIENCE};
+pub use http::{serve, take_events, take_events_within, Client, PATIENCE};

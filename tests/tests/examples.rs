@@ -107,38 +107,34 @@ async fn count_resumes_from_the_last_id_and_survives_any_id() {
     assert!(fresh.contains("id: 10\ndata: 10\n\n"), "{fresh}");
 }
 
+/// Runs example `name` with `env` and returns the one line it printed on stderr before it
+/// exited with a failure.
+fn refusal(name: &str, env: &[(&str, &str)]) -> String {
+    let refused = Example::run_to_exit(name, env);
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success(),
+        "{name} refused to start: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
 #[test]
 fn a_taken_address_or_a_bad_redis_url_stops_an_example_with_one_line_that_says_what_to_change() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let refused = Example::run_to_exit("time", &[("SSE_ADDR", &addr)]);
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success());
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let line = refusal("time", &[("SSE_ADDR", &addr)]);
     assert!(
-        stderr.contains(&format!("cannot listen on {addr}")) && stderr.contains("set SSE_ADDR"),
-        "{stderr}"
+        line.contains(&format!("cannot listen on {addr}")) && line.contains("set SSE_ADDR"),
+        "{line}"
     );
-
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = free.local_addr().unwrap().to_string();
-    drop(free);
-    let refused = Example::run_to_exit(
-        "redis_queue",
-        &[
-            ("SSE_ADDR", &addr),
-            ("SSE_REDIS_URL", "http://127.0.0.1:6379"),
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success());
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let line = refusal("redis_queue", &[("SSE_REDIS_URL", "http://127.0.0.1:6379")]);
     assert!(
-        stderr
-            .starts_with("bad configuration: the Redis URL `http://127.0.0.1:6379` cannot be used")
-            && stderr.contains("write redis://host:port/db, or host:port")
-            && !stderr.contains("bad configuration: bad configuration"),
-        "{stderr}"
+        line.starts_with("bad configuration: the Redis URL `http://127.0.0.1:6379` cannot be used")
+            && line.contains("write redis://host:port/db, or host:port")
+            && !line.contains("bad configuration: bad configuration"),
+        "{line}"
     );
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::{Extension, Router};
 use sse_runtime::prelude::*;
 use tests::redis_server::RedisServer;
-use tests::{logs, serve, take_events, Client};
+use tests::{logs, serve, take_events, take_events_within, Client};
 
 /// A channel per room.
 #[sse_view("/rooms/{room}", channel = "room:{room}")]
@@ -15,6 +15,17 @@ pub struct Rooms;
 
 fn app(hub: &Hub) -> Router {
     sse_routes![Rooms].layer(Extension(hub.clone()))
+}
+
+/// Sends 700 events of 60 KB to `room:big`: 42 MB, more than Redis's 32 MB pub/sub
+/// output limit.
+async fn send_42_mb(hub: &Hub) {
+    let data = "x".repeat(60_000);
+    for _ in 0..700 {
+        hub.send_event("big", data.as_str(), "room:big")
+            .await
+            .expect("sent");
+    }
 }
 
 /// The ids of every entry of a history stream.
@@ -46,12 +57,7 @@ async fn a_resume_over_a_history_larger_than_the_pub_sub_limit_streams_every_eve
     let addr = serve(app(&hub)).await;
     // A client of another channel, which must not notice.
     let mut bystander = Client::get(addr, "/rooms/quiet", &[]).await.events();
-    let data = "x".repeat(60_000);
-    for _ in 0..700 {
-        hub.send_event("big", data.as_str(), "room:big")
-            .await
-            .expect("sent");
-    }
+    send_42_mb(&hub).await;
     let ids = history_ids(&redis, "room:big");
     assert_eq!(
         ids.len(),
@@ -63,12 +69,7 @@ async fn a_resume_over_a_history_larger_than_the_pub_sub_limit_streams_every_eve
     hub.send_event("hello", "still here", "room:quiet")
         .await
         .expect("a send to another channel goes through while the history is read");
-    let got = tokio::time::timeout(
-        Duration::from_secs(60),
-        take_events_slowly(&mut resumed, 699),
-    )
-    .await
-    .expect("the whole history in time");
+    let got = take_events_within(&mut resumed, 699, Duration::from_secs(60)).await;
     let got_ids: Vec<&str> = got.iter().map(|event| event.id.as_str()).collect();
     assert_eq!(
         got_ids,
@@ -82,27 +83,6 @@ async fn a_resume_over_a_history_larger_than_the_pub_sub_limit_streams_every_eve
         1,
         "the subscriber was never cut off"
     );
-}
-
-/// Reads `count` events however long they take (the caller bounds it).
-async fn take_events_slowly(
-    events: &mut (impl futures_util::Stream<
-        Item = Result<
-            eventsource_stream::Event,
-            eventsource_stream::EventStreamError<hyper::Error>,
-        >,
-    > + Unpin),
-    count: usize,
-) -> Vec<eventsource_stream::Event> {
-    use futures_util::StreamExt;
-    let mut got = Vec::with_capacity(count);
-    while got.len() < count {
-        match events.next().await {
-            Some(event) => got.push(event.expect("a well-formed event")),
-            None => break,
-        }
-    }
-    got
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,12 +112,7 @@ async fn a_history_on_redis_is_bounded_in_bytes_and_keeps_its_newest_events() {
     let redis = RedisServer::start();
     let hub = Hub::redis(&redis.url()).unwrap();
     let addr = serve(app(&hub)).await;
-    let data = "x".repeat(60_000);
-    for _ in 0..700 {
-        hub.send_event("big", data.as_str(), "room:big")
-            .await
-            .expect("sent");
-    }
+    send_42_mb(&hub).await;
     let ids = history_ids(&redis, "room:big");
     let held = ids.len() * 60_000;
     println!(

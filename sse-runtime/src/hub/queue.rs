@@ -51,6 +51,9 @@ pub(crate) struct Place {
     /// The round of wakes and the index in `waiting` its waker was put at.
     waiting: Option<(u64, usize)>,
     waker: Option<Waker>,
+    /// Whether it last found nothing to read: a reader that keeps up waits again after
+    /// each event, one that is behind does not.
+    idle: bool,
 }
 
 /// Why a reader gets no more events.
@@ -90,6 +93,7 @@ impl Queue {
             next: state.first + state.slots.len() as u64,
             waiting: None,
             waker: None,
+            idle: false,
         }
     }
 
@@ -171,13 +175,16 @@ impl Queue {
             place.next += 1;
         }
         state.pop_read();
-        if place.next == end {
-            // Waiting already, so that the next poll need not take the lock to see
-            // there is nothing new.
+        // A reader that keeps up waits as soon as it has read the last event, so that
+        // its next poll sees there is nothing new without the lock; one that is behind
+        // registers only when it finds nothing, so that events do not wake it while it
+        // writes.
+        if place.next == end && (place.idle || !read) {
             if let Some(cx) = cx {
                 self.register(&mut state, place, cx.waker());
             }
         }
+        place.idle = !read;
         match read {
             true => Poll::Ready(Ok(())),
             false => Poll::Pending,

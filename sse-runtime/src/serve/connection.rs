@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower_service::Service;
 
-use super::request::{self, Parsed};
+use super::socket::{Inbound, Next};
 use super::write::{self, Written};
 use super::{reached, Phase, Timeouts};
 
@@ -35,15 +35,14 @@ pub(super) async fn run(
     mut stop: watch::Receiver<Phase>,
     timeouts: Timeouts,
 ) {
-    // Bytes read and not yet answered: a request head, or the start of one.
-    let mut pending = Vec::new();
+    let mut inbound = Inbound::default();
     loop {
         // In blocks of their own, so that neither the request nor the response is held
         // in this task while the response streams.
         let writing = {
             let (response, keep_alive) = {
                 let next = tokio::select! {
-                    next = next_request(&tcp, &mut pending) => next,
+                    next = inbound.next_request(&tcp) => next,
                     () = stopped(&mut stop) => return,
                 };
                 let (mut request, keep_alive) = match next {
@@ -52,7 +51,7 @@ pub(super) async fn run(
                         // Boxed: hyper's connection is larger than all the rest, and
                         // every connection's task would be sized for it.
                         let app = WithPeer { app, peer };
-                        return Box::pin(hand_to_hyper(tcp, pending, app, stop)).await;
+                        return Box::pin(hand_to_hyper(tcp, inbound.into_bytes(), app, stop)).await;
                     }
                     Ok(Next::Closed) | Err(_) => return,
                 };
@@ -60,52 +59,14 @@ pub(super) async fn run(
                 (call(&app, *request).await, keep_alive)
             };
             // Nor a buffer.
-            if pending.is_empty() {
-                pending = Vec::new();
-            }
-            write::response(&tcp, response, keep_alive, &mut pending, timeouts.write)
+            inbound.shrink();
+            write::response(&tcp, response, keep_alive, &mut inbound, timeouts.write)
         };
         match writing.await {
             Written::KeepAlive => {}
             Written::Close => return,
         }
     }
-}
-
-enum Next {
-    Simple(Box<Request>, bool),
-    Other,
-    Closed,
-}
-
-/// Reads until `pending` starts with a whole request head, and takes it off. (Polled by
-/// hand, like the writes: see `write_all`.)
-async fn next_request(tcp: &TcpStream, pending: &mut Vec<u8>) -> io::Result<Next> {
-    poll_fn(|cx| loop {
-        if !pending.is_empty() {
-            match request::parse(pending) {
-                Parsed::Partial => {}
-                Parsed::Simple {
-                    request,
-                    keep_alive,
-                    len,
-                } => {
-                    pending.drain(..len);
-                    return Poll::Ready(Ok(Next::Simple(request, keep_alive)));
-                }
-                Parsed::Other => return Poll::Ready(Ok(Next::Other)),
-            }
-        }
-        ready!(tcp.poll_read_ready(cx))?;
-        pending.reserve(1024);
-        match tcp.try_read_buf(pending) {
-            Ok(0) => return Poll::Ready(Ok(Next::Closed)),
-            Ok(_) => {}
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) => return Poll::Ready(Err(error)),
-        }
-    })
-    .await
 }
 
 /// The app's response to `request`.

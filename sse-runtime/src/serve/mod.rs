@@ -40,7 +40,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 mod connection;
+mod encode;
+mod head;
 mod request;
+mod socket;
 mod write;
 
 /// How long requests in flight get to finish after a shutdown signal, by default.

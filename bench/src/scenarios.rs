@@ -1,0 +1,114 @@
+//! The scenarios the benchmark runs, each a shape of load, and the configurations it
+//! runs them on.
+
+/// One scenario: how many clients, how many events, how fast, which configurations.
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
+    pub(crate) clients: usize,
+    pub(crate) events: u64,
+    /// Events a second; 0 for as fast as the server sends them.
+    pub(crate) rate: u64,
+    pub(crate) size: u64,
+    pub(crate) configs: &'static [&'static str],
+    /// The route the clients read: `/events` (a channel), `/users/{i}` (a channel per
+    /// client) or `/burst` (made by the handler).
+    pub(crate) path: &'static str,
+    /// 0: every event goes to channel `bench`; else each goes to one of this many user
+    /// channels, and so to one client.
+    pub(crate) channels: u64,
+}
+
+const STREAMING: &[&str] = &["embedded", "redis", "hub", "naive"];
+
+pub(crate) const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "smoke",
+        clients: 50,
+        events: 100,
+        rate: 1000,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+        channels: 0,
+    },
+    Scenario {
+        name: "S1",
+        clients: 1_000,
+        events: 200,
+        rate: 100,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+        channels: 0,
+    },
+    Scenario {
+        name: "S2",
+        clients: 10_000,
+        events: 20,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "embedded-axum", "redis", "hub", "naive"],
+        path: "/events",
+        channels: 0,
+    },
+    Scenario {
+        name: "S3",
+        clients: 100,
+        events: 20_000,
+        rate: 0,
+        size: 64,
+        configs: STREAMING,
+        path: "/events",
+        channels: 0,
+    },
+    Scenario {
+        name: "S4",
+        clients: 19_000,
+        events: 0,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "embedded-axum", "hub"],
+        path: "/events",
+        channels: 0,
+    },
+    Scenario {
+        name: "CPU",
+        clients: 10,
+        events: 200_000,
+        rate: 0,
+        size: 0,
+        configs: &["embedded-axum", "embedded", "plain"],
+        path: "/burst",
+        channels: 0,
+    },
+    Scenario {
+        name: "S5",
+        clients: 10_000,
+        events: 20_000,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "redis", "hub"],
+        path: "/users/{i}",
+        channels: 10_000,
+    },
+    Scenario {
+        name: "S6",
+        clients: CHURN_STAYERS,
+        events: CHURN_SECONDS * CHURN_EVENTS_PER_SECOND,
+        rate: CHURN_EVENTS_PER_SECOND,
+        size: 64,
+        configs: &["embedded", "redis", "hub"],
+        path: "/users/{i}",
+        channels: CHURN_STAYERS as u64,
+    },
+];
+
+/// S6: clients that stay, one per channel, and receive every event of their channel.
+pub(crate) const CHURN_STAYERS: usize = 1_000;
+/// S6: how long clients come and go, how many a second, on how many other channels.
+pub(crate) const CHURN_SECONDS: u64 = 20;
+/// S6: the round of churn before the memory at the start is read.
+pub(crate) const CHURN_WARM_UP: u64 = 5;
+pub(crate) const CHURN_PER_SECOND: u64 = 1_000;
+pub(crate) const CHURN_CHANNELS: u64 = 1_000;
+pub(crate) const CHURN_EVENTS_PER_SECOND: u64 = 1_000;

@@ -1,0 +1,134 @@
+//! The socket of a connection: the one owner of the bytes read from it and not yet
+//! answered, and the writes that wait for the client to take them. Polled by hand
+//! rather than through `readable().await` and `writable().await`: the futures of
+//! readiness would take their room in every connection's task.
+
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Poll};
+use std::time::Duration;
+
+use axum::extract::Request;
+use bytes::Buf;
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+
+use super::request::{self, Parsed, MAX_HEAD};
+
+/// The bytes read from a connection and not answered yet: a request head, the start of
+/// one, or requests pipelined behind a response.
+#[derive(Default)]
+pub(super) struct Inbound {
+    bytes: Vec<u8>,
+}
+
+/// What the client sent next.
+pub(super) enum Next {
+    /// A GET this server answers, and whether the connection stays open after it.
+    Simple(Box<Request>, bool),
+    /// Anything else: hyper answers it and the rest of the connection.
+    Other,
+    /// The client closed the connection.
+    Closed,
+}
+
+impl Inbound {
+    /// Reads until the bytes start with a whole request head, and takes it off.
+    pub(super) async fn next_request(&mut self, tcp: &TcpStream) -> io::Result<Next> {
+        let pending = &mut self.bytes;
+        poll_fn(|cx| loop {
+            if !pending.is_empty() {
+                match request::parse(pending) {
+                    Parsed::Partial => {}
+                    Parsed::Simple {
+                        request,
+                        keep_alive,
+                        len,
+                    } => {
+                        pending.drain(..len);
+                        return Poll::Ready(Ok(Next::Simple(request, keep_alive)));
+                    }
+                    Parsed::Other => return Poll::Ready(Ok(Next::Other)),
+                }
+            }
+            ready!(tcp.poll_read_ready(cx))?;
+            pending.reserve(1024);
+            match tcp.try_read_buf(pending) {
+                Ok(0) => return Poll::Ready(Ok(Next::Closed)),
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        })
+        .await
+    }
+
+    /// Keeps no buffer while nothing is pending: a stream may stay open for hours.
+    pub(super) fn shrink(&mut self) {
+        if self.bytes.is_empty() {
+            self.bytes = Vec::new();
+        }
+    }
+
+    /// The bytes, for whoever serves the rest of the connection.
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Completes when the client closes its side of the connection (or sends more than a
+    /// request head's worth of bytes while the response streams).
+    pub(super) async fn client_gone(&mut self, tcp: &TcpStream) {
+        let pending = &mut self.bytes;
+        poll_fn(|cx| loop {
+            if ready!(tcp.poll_read_ready(cx)).is_err() {
+                return Poll::Ready(());
+            }
+            let mut chunk = [0u8; 512];
+            match tcp.try_read(&mut chunk) {
+                Ok(0) => return Poll::Ready(()),
+                Ok(read) if pending.len() + read > MAX_HEAD => return Poll::Ready(()),
+                Ok(read) => pending.extend_from_slice(&chunk[..read]),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Poll::Ready(()),
+            }
+        })
+        .await
+    }
+}
+
+/// Writes all of `buf`, its pieces in one `writev` where the socket takes them; fails
+/// if the client takes none of it for `timeout`.
+///
+/// Polled by hand rather than through `writable().await`, as is `client_gone`: the
+/// futures of readiness would take their room in every connection's task. The timer
+/// exists only while the client is not reading.
+pub(super) async fn write_all(
+    tcp: &TcpStream,
+    mut buf: impl Buf,
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut stalled: Option<Pin<Box<Sleep>>> = None;
+    poll_fn(|cx| {
+        while buf.has_remaining() {
+            if tcp.poll_write_ready(cx)?.is_pending() {
+                let deadline = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(deadline.as_mut().poll(cx));
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
+            let mut slices = [IoSlice::new(&[]); 8];
+            let count = buf.chunks_vectored(&mut slices);
+            match tcp.try_write_vectored(&slices[..count]) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(written) => {
+                    buf.advance(written);
+                    stalled = None;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    })
+    .await
+}
