@@ -141,7 +141,7 @@ impl Hub {
                 Hub {
                     fanout: Arc::new(Fanout::new(1)),
                     broker: Arc::new(Misconfigured(reason)),
-                    max_event: 0,
+                    max_event: usize::MAX,
                 }
             })
         })
