@@ -5,8 +5,8 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::builder::{Settings, DEFAULT_EMBEDDED_HISTORY_BYTES};
+use super::encoded::Encoded;
 use super::fanout::Fanout;
-use super::frame::Frame;
 use super::history::{Bounds, Histories, Page};
 use super::id::EventId;
 use super::{BoxFuture, Broker};
@@ -84,7 +84,7 @@ impl Broker for Embedded {
         let mut state = self.state();
         if key.is_none_or(|key| state.first_use(channel, key)) {
             let id = state.histories.next_id();
-            let frame = Frame::issued(id, event.encode_with_id(&id.to_string()));
+            let frame = Encoded::issued(id, event.encode_with_id(&id.to_string()));
             state.histories.push(channel, frame.clone());
             self.fanout.deliver(channel.as_str(), frame);
         }

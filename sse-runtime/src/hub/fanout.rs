@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::frame::Frame;
+use super::encoded::Encoded;
 use super::queue::{Place, Queue};
 use super::Broker;
 use crate::channel::ChannelName;
@@ -59,7 +59,7 @@ impl Fanout {
     }
 
     /// Hands an encoded event to every local listener of `channel`.
-    pub(crate) fn deliver(&self, channel: &str, frame: Frame) {
+    pub(crate) fn deliver(&self, channel: &str, frame: Encoded) {
         let queue = self.lock().get(channel).cloned();
         if let Some(queue) = queue {
             queue.push(frame);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::frame::Frame;
+use super::encoded::Encoded;
 use super::history::Page;
 use super::id::EventId;
 use super::queue::{Ended, Place, Queue};
@@ -44,12 +44,12 @@ impl Subscription {
 
     /// Waits until at least one event is queued, then moves up to `max` of them into
     /// `into`.
-    async fn recv(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Ended> {
+    async fn recv(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Ended> {
         poll_fn(|cx| self.queue.poll_read(&mut self.place, Some(cx), into, max)).await
     }
 
     /// Moves up to `max` events already queued into `into`.
-    fn try_recv(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Ended> {
+    fn try_recv(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Ended> {
         match self.queue.poll_read(&mut self.place, None, into, max) {
             Poll::Ready(result) => result,
             Poll::Pending => Ok(()),
@@ -93,7 +93,7 @@ pub(crate) struct Follow {
     subscription: Subscription,
     start: Option<Start>,
     /// History read and not handed out yet, and whether more is to be read after it.
-    backlog: Vec<Frame>,
+    backlog: Vec<Encoded>,
     more_history: bool,
     /// The id of the last event the hub issued that was handed out.
     seen: Option<EventId>,
@@ -156,7 +156,7 @@ impl Follow {
     }
 
     /// Waits for the next events and moves up to `max` of them into `into`, oldest first.
-    pub(crate) async fn next(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Gone> {
+    pub(crate) async fn next(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
         loop {
             if self.backlog.is_empty() && self.more_history {
                 let from = self.seen.unwrap_or(EventId::ZERO);
@@ -187,7 +187,7 @@ impl Follow {
     }
 
     /// Moves up to `max` more events that are queued already into `into`.
-    pub(crate) fn try_more(&mut self, into: &mut Vec<Frame>, max: usize) -> Result<(), Gone> {
+    pub(crate) fn try_more(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
         if !self.backlog.is_empty() || self.more_history {
             return Ok(());
         }
@@ -205,7 +205,7 @@ impl Follow {
     /// Drops from `into[from..]` the events issued no later than the last one handed
     /// out: copies of what history gave. Events without an id (published by other
     /// programs) always pass, and never move the mark.
-    fn skip_seen(&mut self, from: usize, into: &mut Vec<Frame>) {
+    fn skip_seen(&mut self, from: usize, into: &mut Vec<Encoded>) {
         let mut at = from;
         for index in from..into.len() {
             let keep = match (into[index].id, self.seen) {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::frame::Frame;
+use super::encoded::Encoded;
 use super::id::EventId;
 use crate::channel::ChannelName;
 
@@ -15,7 +15,7 @@ use crate::channel::ChannelName;
 #[derive(Debug)]
 pub(crate) enum Page {
     /// The id is held: the events after it, oldest first, at most as many as asked.
-    After(Vec<Frame>),
+    After(Vec<Encoded>),
     /// The id is not held: older than what is kept, or never issued here.
     Unknown,
 }
@@ -39,14 +39,14 @@ pub(crate) struct Histories {
 }
 
 struct Channel {
-    frames: VecDeque<Frame>,
+    frames: VecDeque<Encoded>,
     stamp: u64,
 }
 
 /// What an event costs the history beyond its bytes.
-const FRAME_COST: usize = size_of::<Frame>();
+const FRAME_COST: usize = size_of::<Encoded>();
 
-fn cost(frame: &Frame) -> usize {
+fn cost(frame: &Encoded) -> usize {
     frame.bytes.len() + FRAME_COST
 }
 
@@ -72,7 +72,7 @@ impl Histories {
     }
 
     /// Keeps `frame` as the newest event of `channel`.
-    pub(crate) fn push(&mut self, channel: &ChannelName, frame: Frame) {
+    pub(crate) fn push(&mut self, channel: &ChannelName, frame: Encoded) {
         if self.bounds.per_channel == 0 {
             return;
         }
@@ -164,8 +164,8 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
-    fn frame(id: EventId, len: usize) -> Frame {
-        Frame::issued(id, Bytes::from(vec![b'x'; len]))
+    fn frame(id: EventId, len: usize) -> Encoded {
+        Encoded::issued(id, Bytes::from(vec![b'x'; len]))
     }
 
     fn bounds(per_channel: usize, channels: usize, bytes: usize) -> Bounds {

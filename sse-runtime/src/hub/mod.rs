@@ -8,9 +8,9 @@
 
 mod builder;
 mod embedded;
+mod encoded;
 mod fanout;
 mod follow;
-mod frame;
 mod history;
 mod id;
 pub(crate) mod payload;
@@ -116,7 +116,7 @@ impl Hub {
     pub(crate) fn from_settings(settings: &Settings) -> Result<Hub, Error> {
         let fanout = Arc::new(Fanout::new(settings.client_queue));
         let broker: Arc<dyn Broker> = match &settings.redis_url {
-            Some(url) => Arc::new(redis::RedisBroker::new(&fanout, url, settings)?),
+            Some(_) => Arc::new(redis::RedisBroker::new(&fanout, settings)?),
             None => Arc::new(embedded::Embedded::new(&fanout, settings)),
         };
         Ok(Hub {

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::encoded::Encoded;
 use super::id::EventId;
+use crate::error::Error;
 use crate::event::Event;
 
 /// The JSON envelope of an event, as read.
@@ -144,6 +146,37 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .windows(needle.len())
         .any(|window| window == needle)
 }
+
+/// Decodes a payload once and encodes it for the clients; a payload that is no event, or
+/// is larger than `max` bytes, is logged and skipped, and the stream goes on.
+pub(crate) fn encoded(channel: &str, payload: &[u8], max: usize) -> Option<Encoded> {
+    let too_large = |len| format!("it is {len} bytes, more than the hub's maximum event of {max}");
+    // Not even decoded if no escaping could bring it within the maximum.
+    let decoded = match payload.len() {
+        len if len > max.saturating_mul(6).saturating_add(ENVELOPE_ROOM) => Err(too_large(len)),
+        _ => decode(payload).and_then(|decoded| match decoded.event.text_len() {
+            len if len > max => Err(too_large(len)),
+            _ => Ok(decoded),
+        }),
+    };
+    match decoded {
+        Ok(Decoded { event, id }) => Some(Encoded {
+            id,
+            bytes: event.encode(),
+        }),
+        Err(reason) => {
+            let error = Error::BadPayload {
+                channel: channel.into(),
+                reason,
+            };
+            tracing::warn!(%error);
+            None
+        }
+    }
+}
+
+/// What an envelope adds to an event's text beside escapes: its keys and quotes.
+const ENVELOPE_ROOM: usize = 4096;
 
 #[cfg(test)]
 mod tests {

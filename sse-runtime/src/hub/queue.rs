@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use super::frame::Frame;
+use super::encoded::Encoded;
 
 /// One channel's queue.
 pub(crate) struct Queue {
@@ -38,7 +38,7 @@ struct State {
 }
 
 struct Slot {
-    frame: Frame,
+    frame: Encoded,
     /// How many readers have still to read it.
     unread: usize,
 }
@@ -103,7 +103,7 @@ impl Queue {
     }
 
     /// Queues `frame` for every reader, and wakes those that wait.
-    pub(crate) fn push(&self, frame: Frame) {
+    pub(crate) fn push(&self, frame: Encoded) {
         let waiting = {
             let mut state = self.lock();
             if state.readers == 0 {
@@ -151,7 +151,7 @@ impl Queue {
         &self,
         place: &mut Place,
         cx: Option<&mut Context<'_>>,
-        into: &mut Vec<Frame>,
+        into: &mut Vec<Encoded>,
         max: usize,
     ) -> Poll<Result<(), Ended>> {
         if cx
@@ -276,8 +276,8 @@ mod tests {
     use bytes::Bytes;
     use std::task::Waker;
 
-    fn frame(n: u8) -> Frame {
-        Frame {
+    fn frame(n: u8) -> Encoded {
+        Encoded {
             id: None,
             bytes: Bytes::from(vec![n]),
         }

@@ -20,8 +20,8 @@ use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, RedisErr
 use tokio::sync::mpsc;
 
 use super::builder::{Settings, DEFAULT_REDIS_HISTORY_BYTES};
+use super::encoded::Encoded;
 use super::fanout::Fanout;
-use super::frame::Frame;
 use super::history::Page;
 use super::id::EventId;
 use super::{payload, BoxFuture, Broker};
@@ -60,7 +60,8 @@ pub(super) struct Commands {
 }
 
 impl RedisBroker {
-    pub(crate) fn new(fanout: &Arc<Fanout>, url: &str, settings: &Settings) -> Result<Self, Error> {
+    pub(crate) fn new(fanout: &Arc<Fanout>, settings: &Settings) -> Result<Self, Error> {
+        let url = settings.redis_url.as_deref().unwrap_or_default();
         let unusable = |error: RedisError| {
             Error::Config(format!(
                 "the Redis URL `{url}` cannot be used ({error}): write redis://host:port/db, or host:port"
@@ -210,7 +211,7 @@ impl Commands {
         channel: &ChannelName,
         after: EventId,
         limit: usize,
-    ) -> Result<Vec<Frame>, Error> {
+    ) -> Result<Vec<Encoded>, Error> {
         let entries = self.range(channel, &format!("({after}"), limit).await?;
         Ok(self.frames(channel, entries.ids.iter()))
     }
@@ -238,12 +239,12 @@ impl Commands {
         &self,
         channel: &ChannelName,
         entries: impl Iterator<Item = &'a StreamId>,
-    ) -> Vec<Frame> {
+    ) -> Vec<Encoded> {
         entries
             .filter_map(|entry| {
                 let rest: String = entry.get("e")?;
                 let payload = payload::with_id(&entry.id, &rest);
-                subscriber::frame(channel.as_str(), payload.as_bytes(), self.max_event)
+                payload::encoded(channel.as_str(), payload.as_bytes(), self.max_event)
             })
             .collect()
     }

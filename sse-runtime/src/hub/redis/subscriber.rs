@@ -20,11 +20,11 @@ use tokio::sync::mpsc;
 use super::Commands;
 use crate::channel::ChannelName;
 use crate::error::Error;
+use crate::hub::encoded::Encoded;
 use crate::hub::fanout::Fanout;
 use crate::hub::follow::PAGE;
-use crate::hub::frame::Frame;
 use crate::hub::id::{now_ms, EventId};
-use crate::hub::payload::{self, Decoded};
+use crate::hub::payload;
 
 /// A change of what the process listens to.
 pub(super) enum Change {
@@ -189,7 +189,7 @@ impl Subscriber {
                             let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
                             if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] = &push.data[..] {
                                 let channel = String::from_utf8_lossy(channel);
-                                if let Some(frame) = frame(&channel, payload, self.max_event) {
+                                if let Some(frame) = payload::encoded(&channel, payload, self.max_event) {
                                     self.deliver(&fanout, &channel, frame);
                                 }
                             }
@@ -273,7 +273,7 @@ impl Subscriber {
     /// Delivers `frame` unless the hub issued it no later than the last event delivered
     /// on `channel`. Events of other programs have no id of the hub's: they are always
     /// delivered and never move the mark.
-    fn deliver(&mut self, fanout: &Fanout, channel: &str, frame: Frame) {
+    fn deliver(&mut self, fanout: &Fanout, channel: &str, frame: Encoded) {
         if let Some(id) = frame.id {
             match self.delivered.get_mut(channel) {
                 Some(last) if *last >= id => return,
@@ -308,34 +308,3 @@ impl Subscriber {
         Ok(())
     }
 }
-
-/// Decodes a payload once and encodes it for the clients; a payload that is no event, or
-/// is larger than `max` bytes, is logged and skipped, and the stream goes on.
-pub(super) fn frame(channel: &str, payload: &[u8], max: usize) -> Option<Frame> {
-    let too_large = |len| format!("it is {len} bytes, more than the hub's maximum event of {max}");
-    // Not even decoded if no escaping could bring it within the maximum.
-    let decoded = match payload.len() {
-        len if len > max.saturating_mul(6).saturating_add(ENVELOPE_ROOM) => Err(too_large(len)),
-        _ => payload::decode(payload).and_then(|decoded| match decoded.event.text_len() {
-            len if len > max => Err(too_large(len)),
-            _ => Ok(decoded),
-        }),
-    };
-    match decoded {
-        Ok(Decoded { event, id }) => Some(Frame {
-            id,
-            bytes: event.encode(),
-        }),
-        Err(reason) => {
-            let error = Error::BadPayload {
-                channel: channel.into(),
-                reason,
-            };
-            tracing::warn!(%error);
-            None
-        }
-    }
-}
-
-/// What an envelope adds to an event's text beside escapes: its keys and quotes.
-const ENVELOPE_ROOM: usize = 4096;
