@@ -62,13 +62,13 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         quote_spanned! {view.span()=>
-            let router = #companion::mount(router, const { #companion::path(#given) }, #view);
+            let router = <#companion>::mount(router, const { <#companion>::path(#given) }, #view);
         }
     });
     let routes: Vec<TokenStream> = routes.collect();
     // Through a view's companion, which knows where sse-runtime is (`crate = path`).
     let router = match companions.first() {
-        Some(companion) => quote_spanned!(companion.span()=> #companion::router()),
+        Some(companion) => quote_spanned!(companion.span()=> <#companion>::router()),
         None => quote!(::sse_runtime::__private::axum::Router::new()),
     };
     let errors = errors.into_compile_errors();

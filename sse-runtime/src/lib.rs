@@ -218,7 +218,7 @@ pub use serve::{
 ///
 /// ```
 /// use std::time::Duration;
-/// use axum::extract::{Path, Query};
+/// use axum::extract::Path;
 /// use sse_runtime::prelude::*;
 ///
 /// #[sse_view("/count/{from}", retry = Duration::from_secs(1), keep_alive = Duration::from_secs(30))]
