@@ -8,12 +8,12 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{Ident, ItemFn, ItemStruct, LitStr, ReturnType};
+use syn::{Ident, ItemFn, ItemStruct, ReturnType};
 
 use crate::ast::{Generator, View};
 use crate::attr::{Args, Channel};
 use crate::errors::Errors;
-use crate::template::Part;
+use crate::template::{self, Part};
 use crate::valid;
 
 /// `#[sse_view(args)] item`: parse, check, then write the code, or the errors beside the
@@ -111,7 +111,7 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
         }
     };
     let source = match view {
-        View::Channel(declaration) => channel_source(args, declaration, &ident, valid),
+        View::Channel(declaration) => channel_source(args, declaration, &ident, template, valid),
         View::Generator(_) => TokenStream::new(),
     };
     // The channel-name rule, the runtime's own, checked when the crate compiles.
@@ -170,6 +170,7 @@ fn channel_source(
     args: &Args,
     declaration: &ItemStruct,
     companion: &Ident,
+    template: Option<&[Part]>,
     valid: bool,
 ) -> TokenStream {
     let name = declaration.ident.to_string();
@@ -192,18 +193,19 @@ fn channel_source(
             > + #private::Send
         }
     };
-    let (signature, channel) = match &args.channel {
-        Some((_, Channel::Template(template))) if valid && is_fixed(template) => (
+    let fixed = template.is_some_and(|parts| template::params(parts).next().is_none());
+    let (signature, channel) = match (&args.channel, template) {
+        (Some((_, Channel::Template(name))), Some(_)) if fixed => (
             signature(Span::call_site()),
-            quote!({ let _ = (parts, state); #private::fixed_channel(#template) }),
+            quote!({ let _ = (parts, state); #private::fixed_channel(#name) }),
         ),
-        Some((_, Channel::Template(_))) if valid => (
+        (Some((_, Channel::Template(_))), Some(_)) => (
             signature(Span::call_site()),
             quote!(#private::template_channel(parts, state, Self::TEMPLATE)),
         ),
         // Spanned at the resolver, the signature too, so that a resolver that is none
         // is reported once, there.
-        Some((_, Channel::Resolver(resolver))) if valid => (
+        (Some((_, Channel::Resolver(resolver))), _) if valid => (
             signature(resolver.span()),
             quote_spanned!(resolver.span()=> #private::ChannelResolver::<_, #state_ty>::resolve(#resolver, parts, state)),
         ),
@@ -226,11 +228,6 @@ fn channel_source(
             }
         }
     }
-}
-
-/// Whether a channel template is a plain name, with no `{parameter}`.
-fn is_fixed(template: &LitStr) -> bool {
-    !template.value().contains('{')
 }
 
 /// An `async fn` handler that extracts its arguments, then streams what the body flushes.

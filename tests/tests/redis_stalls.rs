@@ -108,3 +108,22 @@ async fn sends_to_a_hung_redis_share_one_connection_attempt() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_belongs_to_its_channel() {
+    let redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let event = Event::new().data("x");
+    hub.send_idempotent("a:b", &event, "c").await.expect("sent");
+    hub.send_idempotent("a", &event, "b:c").await.expect("sent");
+    hub.send_idempotent("a", &event, "b:c")
+        .await
+        .expect("sent once");
+    let length = |channel: &str| redis.query(&["XLEN", &format!("sse:history:{channel}")]);
+    assert_eq!(length("a:b").unwrap(), redis::Value::Int(1));
+    assert_eq!(
+        length("a").unwrap(),
+        redis::Value::Int(1),
+        "another channel's key is not this one's, and a key is sent once"
+    );
+}

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::channel::ChannelName;
 use crate::event::Event;
 use crate::generator::Generator;
-use crate::hub::{Hub, Start};
+use crate::hub::{Gone, Hub, Start};
 use crate::response::SseResponse;
 use crate::streams::Registration;
 
@@ -28,9 +28,9 @@ pub(super) async fn stream_channel(
     view: &'static str,
     options: SseResponse<()>,
 ) -> Response {
-    let mut follow = hub.follow(channel, last_event_id.as_deref()).await;
+    let (start, mut follow) = hub.follow(channel, last_event_id.as_deref()).await;
     let frames = Generator::new(view, move |mut sse| async move {
-        match follow.take_start() {
+        match start {
             Start::Live | Start::Resumed => {}
             Start::Reset(last) => {
                 let reset = Event::new().event(RESET_EVENT).data(format!(
@@ -44,14 +44,15 @@ pub(super) async fn stream_channel(
                 return;
             }
         }
-        let mut batch = Vec::with_capacity(1);
+        let gone = |gone: Gone| {
+            tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
+        };
+        let mut batch = Vec::new();
         // Until when the stream counts as busy: `BUSY` after its last write.
         let mut busy_until = Instant::now();
         loop {
-            batch.clear();
-            if let Err(gone) = follow.next(&mut batch, BATCH).await {
-                tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
-                return;
+            if let Err(ended) = follow.next(&mut batch, BATCH).await {
+                return gone(ended);
             }
             // A busy stream lets the scheduler go round a few times before it writes,
             // so that a burst goes out in one write rather than a system call per event.
@@ -64,9 +65,8 @@ pub(super) async fn stream_channel(
                     tokio::task::yield_now().await;
                 }
                 let room = BATCH - batch.len();
-                if let Err(gone) = follow.try_more(&mut batch, room) {
-                    tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
-                    return;
+                if let Err(ended) = follow.try_more(&mut batch, room) {
+                    return gone(ended);
                 }
             }
             busy_until = now + BUSY;
@@ -80,9 +80,10 @@ pub(super) async fn stream_channel(
                     sse.flush().await;
                 }
             }
-            // An idle stream keeps no room for a burst.
-            if batch.capacity() > BATCH {
-                batch = Vec::with_capacity(1);
+            // An idle stream holds no event, nor room for a burst.
+            batch.clear();
+            if batch.capacity() > 1 {
+                batch = Vec::new();
             }
         }
     });

@@ -91,7 +91,6 @@ pub(crate) enum Start {
 /// A client's view of a channel: history pages, then live events.
 pub(crate) struct Follow {
     subscription: Subscription,
-    start: Option<Start>,
     /// History read and not handed out yet, and whether more is to be read after it.
     backlog: Vec<Encoded>,
     more_history: bool,
@@ -106,12 +105,11 @@ impl Follow {
         hub: &Hub,
         channel: ChannelName,
         last_event_id: Option<&str>,
-    ) -> Follow {
+    ) -> (Start, Follow) {
         let mut subscription = Subscription::new(hub, channel);
         subscription.ready_within(READY_WAIT).await;
         let mut follow = Follow {
             subscription,
-            start: None,
             backlog: Vec::new(),
             more_history: false,
             seen: None,
@@ -127,13 +125,7 @@ impl Follow {
                 },
             },
         };
-        follow.start = Some(start);
-        follow
-    }
-
-    /// How it started: taken once.
-    pub(crate) fn take_start(&mut self) -> Start {
-        self.start.take().unwrap_or(Start::Live)
+        (start, follow)
     }
 
     /// Reads the page of history after `from` into the backlog; false if `from` is not
@@ -168,9 +160,7 @@ impl Follow {
             }
             if !self.backlog.is_empty() {
                 let take = self.backlog.len().min(max);
-                let rest = self.backlog.split_off(take);
-                let page = std::mem::replace(&mut self.backlog, rest);
-                into.extend(page);
+                into.extend(self.backlog.drain(..take));
                 self.seen = into.iter().rev().find_map(|frame| frame.id).or(self.seen);
                 return Ok(());
             }

@@ -78,25 +78,25 @@ impl Histories {
         }
         self.stamps += 1;
         let stamp = self.stamps;
-        match self.channels.get_mut(channel) {
-            Some(held) => {
-                self.recency.remove(&held.stamp);
-                held.stamp = stamp;
+        if !self.channels.contains_key(channel) {
+            while self.channels.len() >= self.bounds.channels {
+                self.forget_least_recent();
             }
-            None => {
-                while self.channels.len() >= self.bounds.channels {
-                    self.forget_least_recent();
-                }
-                let held = Channel {
-                    frames: VecDeque::new(),
-                    stamp,
-                };
-                self.channels.insert(channel.clone(), held);
-            }
+            let held = Channel {
+                frames: VecDeque::new(),
+                stamp,
+            };
+            self.channels.insert(channel.clone(), held);
         }
-        self.recency.insert(stamp, channel.clone());
+        let held = self.channels.get_mut(channel).expect("kept above");
+        // The channel's name moves to its new place in the order of recency.
+        let name = self
+            .recency
+            .remove(&held.stamp)
+            .unwrap_or_else(|| channel.clone());
+        held.stamp = stamp;
+        self.recency.insert(stamp, name);
         self.bytes += cost(&frame);
-        let held = self.channels.get_mut(channel).expect("inserted above");
         held.frames.push_back(frame);
         if held.frames.len() > self.bounds.per_channel {
             let oldest = held.frames.pop_front().expect("over its bound");

@@ -34,7 +34,7 @@ pub use builder::{
     DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
     DEFAULT_REDIS_TIMEOUT, REDIS_URL_VAR,
 };
-pub(crate) use follow::{Follow, Start};
+pub(crate) use follow::{Follow, Gone, Start};
 
 /// A future a broker returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -223,8 +223,13 @@ impl Hub {
     }
 
     /// Follows `channel` for one client: what it missed since `last_event_id` (its
-    /// `Last-Event-ID`), then every event sent to the channel, each once and in order.
-    pub(crate) async fn follow(&self, channel: ChannelName, last_event_id: Option<&str>) -> Follow {
+    /// `Last-Event-ID`), then every event sent to the channel, each once and in order;
+    /// and how the following starts.
+    pub(crate) async fn follow(
+        &self,
+        channel: ChannelName,
+        last_event_id: Option<&str>,
+    ) -> (Start, Follow) {
         Follow::new(self, channel, last_event_id).await
     }
 }

@@ -31,6 +31,8 @@ struct State {
     readers: usize,
     /// Readers waiting for the next event or for readiness, woken all at once.
     waiting: Vec<Waker>,
+    /// How many of `waiting` are readers that left (their wakers let go of).
+    vacant: usize,
     /// Whether the broker delivers the channel now.
     ready: bool,
     /// The most events a reader may fall behind.
@@ -71,6 +73,7 @@ impl Queue {
                 first: 0,
                 readers: 0,
                 waiting: Vec::new(),
+                vacant: 0,
                 ready,
                 cap: cap.max(1),
             }),
@@ -141,7 +144,8 @@ impl Queue {
     /// replaces it has room for as many: they come back at once.
     fn wake_all(&self, state: &mut State) -> Vec<Waker> {
         self.rounds.fetch_add(1, Ordering::Release);
-        let room = state.waiting.len();
+        let room = state.waiting.len() - state.vacant;
+        state.vacant = 0;
         std::mem::replace(&mut state.waiting, Vec::with_capacity(room))
     }
 
@@ -158,6 +162,7 @@ impl Queue {
             .as_ref()
             .is_some_and(|cx| self.still_waiting(place, cx.waker()))
         {
+            place.idle = true;
             return Poll::Pending;
         }
         let mut state = self.lock();
@@ -217,15 +222,33 @@ impl Queue {
         self.end.load(Ordering::Acquire).saturating_sub(place.next) as usize
     }
 
-    /// The reader at `place` leaves: what it had not read no longer waits for it.
+    /// The reader at `place` leaves: what it had not read no longer waits for it, and
+    /// its waker is let go of (it would keep its task's memory until the next event).
     pub(crate) fn leave(&self, place: &Place) {
-        let mut state = self.lock();
-        state.readers -= 1;
-        let from = place.next.saturating_sub(state.first) as usize;
-        for slot in state.slots.iter_mut().skip(from) {
-            slot.unread -= 1;
-        }
-        state.pop_read();
+        let waiting = {
+            let mut state = self.lock();
+            state.readers -= 1;
+            let from = place.next.saturating_sub(state.first) as usize;
+            for slot in state.slots.iter_mut().skip(from) {
+                slot.unread -= 1;
+            }
+            state.pop_read();
+            let round = self.rounds.load(Ordering::Acquire);
+            match place.waiting {
+                Some((at, index)) if at == round => {
+                    state.waiting[index] = Waker::noop().clone();
+                    state.vacant += 1;
+                }
+                _ => return,
+            }
+            // On a channel where many come and go between events, the list is rebuilt
+            // from those who stay: woken, each waits again.
+            if state.vacant < VACANT_REBUILD || state.vacant * 2 < state.waiting.len() {
+                return;
+            }
+            self.wake_all(&mut state)
+        };
+        waiting.into_iter().for_each(Waker::wake);
     }
 
     /// Adds `waker` to the waiting, or replaces the reader's waker if it still waits.
@@ -266,6 +289,10 @@ impl State {
         }
     }
 }
+
+/// How many readers that left may hold places in the waiting list, at the least, before
+/// it is rebuilt; then as many as the readers that wait.
+const VACANT_REBUILD: usize = 64;
 
 /// A queue that emptied keeps room for this many events; a larger one is given back.
 const IDLE_CAPACITY: usize = 8;
@@ -322,6 +349,41 @@ mod tests {
         assert_eq!(read(&queue, &mut slow), Poll::Ready(Err(Ended::Lagged(3))));
         queue.leave(&slow);
         assert!(queue.lock().slots.is_empty());
+    }
+
+    #[test]
+    fn a_reader_that_leaves_lets_go_of_its_waker() {
+        struct Count;
+        impl std::task::Wake for Count {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let task = std::sync::Arc::new(Count);
+        let waker = Waker::from(task.clone());
+        let queue = Queue::new(16, true);
+        let mut stays = queue.join();
+        assert!(read(&queue, &mut stays).is_pending());
+        for _ in 0..1000 {
+            let mut visitor = queue.join();
+            let mut into = Vec::new();
+            let mut cx = Context::from_waker(&waker);
+            assert!(queue
+                .poll_read(&mut visitor, Some(&mut cx), &mut into, 1)
+                .is_pending());
+            queue.leave(&visitor);
+            drop(visitor);
+            // Held only by this test: `task` and `waker`.
+            assert_eq!(
+                std::sync::Arc::strong_count(&task),
+                2,
+                "the waker is let go of"
+            );
+        }
+        assert!(
+            queue.lock().waiting.len() <= 2 * VACANT_REBUILD,
+            "the waiting list does not grow with those who left"
+        );
+        queue.push(frame(7));
+        assert_eq!(read(&queue, &mut stays), Poll::Ready(Ok(vec![7])));
     }
 
     #[test]

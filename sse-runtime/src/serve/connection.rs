@@ -24,7 +24,7 @@ use tower_service::Service;
 
 use super::socket::{Inbound, Next};
 use super::write::{self, Written};
-use super::{reached, Phase, Timeouts};
+use super::{draining, Timeouts};
 
 /// Serves the requests of `tcp` until the client leaves or, between two requests, `stop`
 /// turns true.
@@ -32,7 +32,7 @@ pub(super) async fn run(
     tcp: TcpStream,
     peer: SocketAddr,
     app: Router,
-    mut stop: watch::Receiver<Phase>,
+    mut stop: watch::Receiver<bool>,
     timeouts: Timeouts,
 ) {
     let mut inbound = Inbound::default();
@@ -43,7 +43,7 @@ pub(super) async fn run(
             let (response, keep_alive) = {
                 let next = tokio::select! {
                     next = inbound.next_request(&tcp) => next,
-                    () = stopped(&mut stop) => return,
+                    () = draining(&mut stop) => return,
                 };
                 let (mut request, keep_alive) = match next {
                     Ok(Next::Simple(request, keep_alive)) => (request, keep_alive),
@@ -83,7 +83,7 @@ async fn hand_to_hyper(
     tcp: TcpStream,
     pending: Vec<u8>,
     app: WithPeer,
-    mut stop: watch::Receiver<Phase>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let io = Replay {
         read: Bytes::from(pending),
@@ -92,7 +92,7 @@ async fn hand_to_hyper(
     let mut connection = pin!(http1::Builder::new().serve_connection(TokioIo::new(io), app));
     tokio::select! {
         _ = connection.as_mut() => {}
-        () = stopped(&mut stop) => {
+        () = draining(&mut stop) => {
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         }
@@ -116,11 +116,6 @@ impl hyper::service::Service<Request<Incoming>> for WithPeer {
         // adapter does.
         self.app.clone().call(request)
     }
-}
-
-/// Completes once the server stops taking requests.
-async fn stopped(stop: &mut watch::Receiver<Phase>) {
-    reached(stop, Phase::Draining).await;
 }
 
 /// A connection that first gives back bytes already read from it.

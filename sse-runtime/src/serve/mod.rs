@@ -30,14 +30,17 @@
 //! upstream). Trailers of a response body are not sent, as hyper sends them only to
 //! clients that ask with `TE: trailers`.
 
+use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
 
 mod connection;
 mod encode;
@@ -214,25 +217,16 @@ impl<F: Future<Output = ()> + Send + 'static> IntoFuture for WithGracefulShutdow
     }
 }
 
-/// What a connection is told of the server's shutdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Phase {
-    Serving,
-    /// Finish what is in flight, start nothing new.
-    Draining,
-    /// Close now.
-    Closing,
-}
-
 async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Result<()> {
     let Serve {
         listener,
         app,
         timeouts,
     } = serve;
-    let (phase, watching) = watch::channel(Phase::Serving);
+    let (draining, stopping) = watch::channel(false);
     // Every connection holds a sender; when the last is dropped, all are closed.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
+    let connections = Connections::default();
     let mut signal = pin!(signal);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -251,20 +245,17 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
         // Events are small writes that should leave at once.
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
-        let watching = watching.clone();
+        let stopping = stopping.clone();
         let open = open.clone();
-        tokio::spawn(async move {
-            let mut closing = watching.clone();
-            tokio::select! {
-                () = connection::run(tcp, peer, app, watching, timeouts) => {}
-                () = reached(&mut closing, Phase::Closing) => {}
-            }
+        connections.spawn(|key, connections| async move {
+            connection::run(tcp, peer, app, stopping, timeouts).await;
+            connections.forget(key);
             drop(open);
         });
     }
     drop(listener);
     crate::shutdown();
-    let _ = phase.send(Phase::Draining);
+    let _ = draining.send(true);
     drop(open);
     if tokio::time::timeout(timeouts.drain, all_closed.recv())
         .await
@@ -274,13 +265,56 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
             drain = ?timeouts.drain,
             "connections still open after the drain timeout are closed"
         );
-        let _ = phase.send(Phase::Closing);
+        connections.abort_all();
         let _ = all_closed.recv().await;
     }
     Ok(())
 }
 
-/// Completes once the server reaches `phase`.
-pub(crate) async fn reached(watching: &mut watch::Receiver<Phase>, phase: Phase) {
-    let _ = watching.wait_for(|now| *now >= phase).await;
+/// The connections being served, so that those still open when the drain timeout has
+/// passed can be closed. A handle each: the task of an idle stream keeps no room for
+/// the shutdown.
+#[derive(Clone, Default)]
+struct Connections(Arc<Mutex<Tasks>>);
+
+#[derive(Default)]
+struct Tasks {
+    open: HashMap<u64, AbortHandle>,
+    next: u64,
+}
+
+impl Connections {
+    fn lock(&self) -> MutexGuard<'_, Tasks> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Spawns the task `serve(key, connections)` makes, and keeps its handle until it
+    /// forgets it.
+    fn spawn<F>(&self, serve: impl FnOnce(u64, Connections) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Under the lock, so that a task that ends at once forgets its handle after it
+        // was kept.
+        let mut tasks = self.lock();
+        let key = tasks.next;
+        tasks.next += 1;
+        let task = tokio::spawn(serve(key, self.clone()));
+        tasks.open.insert(key, task.abort_handle());
+    }
+
+    fn forget(&self, key: u64) {
+        self.lock().open.remove(&key);
+    }
+
+    fn abort_all(&self) {
+        for (_, task) in self.lock().open.drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Completes once the server stops taking requests.
+pub(crate) async fn draining(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|draining| *draining).await;
 }

@@ -36,9 +36,10 @@ fn history_key(channel: &str) -> String {
     format!("sse:history:{channel}")
 }
 
-/// The key that remembers an idempotency key of a channel.
+/// The key that remembers an idempotency key of a channel. The channel's length comes
+/// first: channel `a:b` with key `c` and channel `a` with key `b:c` are not the same.
 fn sent_key(channel: &str, key: &str) -> String {
-    format!("sse:sent:{channel}:{key}")
+    format!("sse:sent:{}:{channel}:{key}", channel.len())
 }
 
 pub(crate) struct RedisBroker {
