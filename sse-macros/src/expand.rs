@@ -110,6 +110,14 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
             }
         }
     };
+    // What tells `sse_routes!` that a struct is a view (a function tells by its type).
+    let is_view = match view {
+        View::Channel(declaration) => {
+            let view = &declaration.ident;
+            quote!(impl #private::SseView<#private::ChannelView> for #view {})
+        }
+        View::Generator(_) => TokenStream::new(),
+    };
     let source = match view {
         View::Channel(declaration) => channel_source(args, declaration, &ident, template, valid),
         View::Generator(_) => TokenStream::new(),
@@ -148,17 +156,10 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
                 #private::mount_path(Self::PATH, mounted, Self::VALID, Self::TEMPLATE.parts())
             }
 
-            /// A router to mount views on.
-            pub fn router<__S>() -> #private::axum::Router<__S>
-            where
-                __S: #private::Clone + #private::Send + #private::Sync + 'static,
-            {
-                #private::axum::Router::new()
-            }
-
             #mount
         }
 
+        #is_view
         #rule
         #source
     }
@@ -262,7 +263,7 @@ fn generator(args: &Args, generator: &Generator<'_>) -> TokenStream {
     let options = options(args);
     quote! {
         #(#attrs)*
-        #vis async fn #ident(#(#extractors),*) -> #private::Response {
+        #vis fn #ident(#(#extractors),*) -> #private::ViewResponse {
             #run(#name, #options, move |#param| async move {
                 #bind
                 #block

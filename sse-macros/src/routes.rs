@@ -1,6 +1,6 @@
 //! `sse_routes![...]`: an `axum::Router` from a list of views, each at its path.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -33,12 +33,47 @@ impl Parse for Mount {
     }
 }
 
+/// The list, after the path to sse-runtime: `crate = $crate;`, which sse-runtime's
+/// `sse_routes!` writes so the list works wherever that crate is re-exported.
+struct Routes {
+    krate: TokenStream,
+    mounts: Punctuated<Mount, Token![,]>,
+}
+
+impl Parse for Routes {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut krate = quote!(::sse_runtime);
+        if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            input.parse::<Token![crate]>()?;
+            input.parse::<Token![=]>()?;
+            // `$crate` is an identifier no syn type parses: take the tokens up to `;`.
+            krate = input.step(|cursor| {
+                let mut rest = *cursor;
+                let mut path = TokenStream::new();
+                while let Some((token, next)) = rest.token_tree() {
+                    if matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ';') {
+                        return Ok((path, next));
+                    }
+                    path.extend([token]);
+                    rest = next;
+                }
+                Err(cursor.error("expected `;` after `crate = path`"))
+            })?;
+        }
+        Ok(Routes {
+            krate,
+            mounts: Punctuated::parse_terminated(input)?,
+        })
+    }
+}
+
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
-    let mounts =
-        match syn::parse::Parser::parse2(Punctuated::<Mount, Token![,]>::parse_terminated, input) {
-            Ok(mounts) => mounts,
-            Err(error) => return error.into_compile_error(),
-        };
+    let Routes { krate, mounts } = match syn::parse2(input) {
+        Ok(routes) => routes,
+        Err(error) => return error.into_compile_error(),
+    };
+    // One identifier, one hygiene context, whichever span the statements take.
+    let router = Ident::new("router", Span::call_site());
     let mut errors = Errors::default();
     let companions: Vec<Path> = mounts
         .iter()
@@ -62,20 +97,16 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             None => quote!(::core::option::Option::None),
         };
         quote_spanned! {view.span()=>
-            let router = <#companion>::mount(router, const { <#companion>::path(#given) }, #view);
+            #krate::__private::is_view(&#view);
+            let #router = <#companion>::mount(#router, const { <#companion>::path(#given) }, #view);
         }
     });
     let routes: Vec<TokenStream> = routes.collect();
-    // Through a view's companion, which knows where sse-runtime is (`crate = path`).
-    let router = match companions.first() {
-        Some(companion) => quote_spanned!(companion.span()=> <#companion>::router()),
-        None => quote!(::sse_runtime::__private::axum::Router::new()),
-    };
     let errors = errors.into_compile_errors();
     quote! {{
         #errors
-        let router = #router;
+        let #router = #krate::__private::axum::Router::new();
         #(#routes)*
-        router
+        #router
     }}
 }

@@ -22,7 +22,9 @@ pub use crate::generator::ViewOutcome;
 pub use crate::response::SseResponse;
 pub use crate::KeepAlive;
 use crate::Sse;
+pub use crate::ViewResponse;
 pub use axum::http::request::Parts;
+pub use sse_macros::sse_routes;
 pub use std::future::Future as FutureTrait;
 
 /// The response of a generator view: `body` gets the buffer and streams its flushes.
@@ -30,15 +32,58 @@ pub fn generator<R, F>(
     view: &'static str,
     options: SseResponse<()>,
     body: impl FnOnce(Sse) -> F,
-) -> Response
+) -> ViewResponse
 where
     F: Future<Output = R> + Send + 'static,
     R: ViewOutcome,
 {
-    options
-        .with_frames(Generator::new(view, body))
-        .into_response()
+    ViewResponse::new(
+        options
+            .with_frames(Generator::new(view, body))
+            .into_response(),
+    )
 }
+
+/// What `sse_routes!` mounts: a function under `#[sse_view]` (it returns a
+/// [`ViewResponse`]; `T` is its arguments) or a channel view (its companion implements
+/// it, `T` is [`ChannelView`]).
+#[diagnostic::on_unimplemented(
+    message = "`sse_routes!` mounts `#[sse_view]` items only, and this is not one",
+    label = "not an `#[sse_view]`",
+    note = "mount a plain handler on the router `sse_routes!` returns: `.route(\"/path\", axum::routing::get(handler))`"
+)]
+pub trait SseView<T> {}
+
+/// The `T` of a channel view's [`SseView`].
+#[derive(Debug)]
+pub enum ChannelView {}
+
+/// Compiles only if `view` is an `#[sse_view]` item.
+pub fn is_view<T, V: SseView<T>>(_: &V) {}
+
+macro_rules! function_views {
+    ($($arg:ident)*) => {
+        impl<F, $($arg,)*> SseView<($($arg,)*)> for F where F: Fn($($arg),*) -> ViewResponse {}
+    };
+}
+
+function_views!();
+function_views!(A1);
+function_views!(A1 A2);
+function_views!(A1 A2 A3);
+function_views!(A1 A2 A3 A4);
+function_views!(A1 A2 A3 A4 A5);
+function_views!(A1 A2 A3 A4 A5 A6);
+function_views!(A1 A2 A3 A4 A5 A6 A7);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15);
+function_views!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A15 A16);
 
 /// Compiles only if `T` can be extracted from request parts with state `S`.
 pub const fn extractor<T: FromRequestParts<S>, S>() {}

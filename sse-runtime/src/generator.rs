@@ -4,7 +4,7 @@
 //! hyper drops the response, which drops the body at the `.await` it was waiting on.
 
 use std::fmt::Display;
-use std::future::Future;
+use std::future::{Future, Ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -12,7 +12,32 @@ use bytes::Bytes;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
+use axum::response::Response;
+
 use crate::buffer::{Outbox, Sse};
+
+/// What a function under `#[sse_view]` returns when called: a future of its
+/// [`Response`], ready at once (the body runs as the response is streamed).
+///
+/// The function stays an ordinary axum handler (`get(time)`), `time().await` is its
+/// response, and the type tells `sse_routes!` that the function is a view.
+#[must_use = "a view's response does nothing unless it is awaited"]
+#[derive(Debug)]
+pub struct ViewResponse(Ready<Response>);
+
+impl ViewResponse {
+    pub(crate) fn new(response: Response) -> Self {
+        Self(std::future::ready(response))
+    }
+}
+
+impl Future for ViewResponse {
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
 
 /// What a view's body may return: `()`, or `Result<(), E>` whose error ends the stream
 /// and is logged.

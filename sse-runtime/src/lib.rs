@@ -193,6 +193,7 @@ pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
 pub use error::{Error, Field};
 pub use event::Event;
 pub use finished::{refuse_finished, FINISHED_ID};
+pub use generator::ViewResponse;
 pub use hub::{
     send_event, Hub, HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES,
     DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT,
@@ -215,6 +216,10 @@ pub use serve::{
 /// [`Sse::add_event`]) and sends them with `sse.flush().await`; what is left buffered
 /// when it returns goes out too, then the stream ends. It returns `()` or
 /// `Result<(), E>` with `E: Display` (an `Err` ends the stream and is logged).
+///
+/// The function keeps its name and arguments and returns a [`ViewResponse`], a future of
+/// the `Response`: it is still an axum handler (`get(count)`), and `count(..).await`
+/// is the response. The type is how `sse_routes!` tells a view from a plain handler.
 ///
 /// ```
 /// use std::time::Duration;
@@ -323,9 +328,14 @@ pub use sse_macros::sse_view;
 ///     .route("/publish", post(publish));
 /// ```
 ///
-/// Only `#[sse_view]` items go in the list: a plain handler is mounted with
-/// `.route(path, get(handler))`.
-pub use sse_macros::sse_routes;
+/// Only `#[sse_view]` items go in the list: a plain handler is a compile error that says
+/// so; mount it with `.route(path, get(handler))`.
+#[macro_export]
+macro_rules! sse_routes {
+    ($($views:tt)*) => {
+        $crate::__private::sse_routes!(crate = $crate; $($views)*)
+    };
+}
 pub use streams::{open_streams, set_max_streams, shutdown};
 
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
