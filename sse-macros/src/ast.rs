@@ -7,7 +7,9 @@ use syn::{FnArg, Ident, ItemFn, ItemStruct, PatType, Receiver, Type, Visibility}
 
 /// The item a view is made from.
 pub(crate) enum View {
-    /// `async fn name(extractors..., sse: &mut Sse) { body }`: a generator view.
+    /// `async fn name(extractors..., sse: &mut Sse) { body }`, or
+    /// `fn name(extractors...) -> impl Stream<Item = Event> { stream! { ... } }`: a
+    /// generator view.
     Generator(ItemFn),
     /// `struct Name;` with `channel = ...` in the attribute: a channel view.
     Channel(ItemStruct),
@@ -53,6 +55,8 @@ pub(crate) struct Generator<'a> {
     pub(crate) receivers: Vec<&'a Receiver>,
     /// The `T` of the first argument typed `State<T>`.
     pub(crate) state_argument: Option<&'a Type>,
+    /// The return type, when it is `impl Stream<...>`: the view yields its events.
+    pub(crate) stream: Option<&'a Type>,
 }
 
 impl<'a> Generator<'a> {
@@ -64,6 +68,10 @@ impl<'a> Generator<'a> {
             misused_buffers: Vec::new(),
             receivers: Vec::new(),
             state_argument: None,
+            stream: match &function.sig.output {
+                syn::ReturnType::Type(_, ty) if is_impl_stream(ty) => Some(ty),
+                _ => None,
+            },
         };
         for input in &function.sig.inputs {
             match input {
@@ -87,6 +95,24 @@ impl<'a> Generator<'a> {
         }
         generator
     }
+}
+
+impl Generator<'_> {
+    /// Whether the function returns a stream of its events, rather than flushing them.
+    pub(crate) fn is_stream(&self) -> bool {
+        self.stream.is_some()
+    }
+}
+
+/// Whether `ty` is `impl Stream<...>` (with any other bounds), whatever path names it.
+fn is_impl_stream(ty: &Type) -> bool {
+    let Type::ImplTrait(ty) = ty else {
+        return false;
+    };
+    ty.bounds.iter().any(|bound| {
+        matches!(bound, syn::TypeParamBound::Trait(bound)
+            if bound.path.segments.last().is_some_and(|last| last.ident == "Stream"))
+    })
 }
 
 /// Whether `ty` is `Sse`, whatever path leads to it.

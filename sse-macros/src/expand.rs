@@ -13,6 +13,7 @@ use syn::{Ident, ItemFn, ItemStruct, ReturnType};
 use crate::ast::{Generator, View};
 use crate::attr::{Args, Channel};
 use crate::errors::Errors;
+use crate::stream;
 use crate::template::{self, Part};
 use crate::valid;
 
@@ -31,6 +32,16 @@ pub(crate) fn sse_view(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let template = valid::check(&args, &view, &mut errors);
     if !errors.is_empty() {
+        // A `yield` reported in a buffer view is not left for the compiler to report
+        // again as unstable syntax.
+        let item = match &view {
+            View::Generator(function) if !Generator::new(function).is_stream() => {
+                let mut function = function.clone();
+                stream::unyield(&mut function.block);
+                function.to_token_stream()
+            }
+            _ => item,
+        };
         // A method sits in an `impl`, where the companion cannot go.
         let in_impl = matches!(&view, View::Generator(f) if f.sig.receiver().is_some());
         let companion = (!in_impl).then(|| companion(&args, &view, None, false));
@@ -231,7 +242,8 @@ fn channel_source(
     }
 }
 
-/// An `async fn` handler that extracts its arguments, then streams what the body flushes.
+/// A handler that extracts its arguments, then streams what the body flushes, or what
+/// the stream it returns yields.
 fn generator(args: &Args, generator: &Generator<'_>) -> TokenStream {
     let private = private(args);
     let ItemFn {
@@ -243,6 +255,31 @@ fn generator(args: &Args, generator: &Generator<'_>) -> TokenStream {
     } = generator.function;
     let ident = &sig.ident;
     let extractors = &generator.extractors;
+    let name = ident.to_string();
+    let checks = extractor_checks(args, generator);
+    let options = options(args);
+    if let Some(stream) = generator.stream {
+        // The user's function, as written, inside the handler that takes its extractors
+        // and streams what it returns.
+        let args: Vec<Ident> = (0..extractors.len())
+            .map(|i| Ident::new(&format!("__sse_arg{i}"), Span::mixed_site()))
+            .collect();
+        let types = extractors.iter().map(|arg| &arg.ty);
+        let call = match sig.asyncness {
+            Some(_) => quote!(#ident(#(#args),*).await),
+            None => quote!(#ident(#(#args),*)),
+        };
+        // Spanned at the return type, where an item type that is no event is reported.
+        let start = quote_spanned!(stream.span()=> async move { #call });
+        return quote! {
+            #(#attrs)*
+            #vis fn #ident(#(#args: #types),*) -> #private::ViewResponse {
+                #sig #block
+                #private::stream_view(#name, #options, #start)
+            }
+            #checks
+        };
+    }
     let outcome = match &sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
@@ -255,12 +292,9 @@ fn generator(args: &Args, generator: &Generator<'_>) -> TokenStream {
         }
         None => (quote!(_), quote!()),
     };
-    let name = ident.to_string();
     let run = quote_spanned! {outcome.span()=>
         #private::generator::<#outcome, _>
     };
-    let checks = extractor_checks(args, generator);
-    let options = options(args);
     quote! {
         #(#attrs)*
         #vis fn #ident(#(#extractors),*) -> #private::ViewResponse {

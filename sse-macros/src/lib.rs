@@ -6,14 +6,18 @@
 //! `ast.rs` the item, `valid.rs` checks what they mean together, and `expand.rs` writes
 //! the code. Every mistake found on the way is collected (`errors.rs`) and reported in
 //! one build, beside the user's item, so the rest of the crate still compiles.
-//! `sse_routes!` lives in `routes.rs`; both check paths with `path.rs`.
+//! `sse_routes!` lives in `routes.rs`; both check paths with `path.rs`. `stream!` (an
+//! async block whose `yield`s make a stream) lives in `stream.rs`; the function-like
+//! macros learn where sse-runtime is from `krate.rs`.
 
 mod ast;
 mod attr;
 mod errors;
 mod expand;
+mod krate;
 mod path;
 mod routes;
+mod stream;
 mod template;
 mod valid;
 
@@ -29,4 +33,10 @@ pub fn sse_view(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn sse_routes(input: TokenStream) -> TokenStream {
     routes::expand(input.into()).into()
+}
+
+/// Turns an async block with `yield`s into a stream.
+#[proc_macro]
+pub fn stream(input: TokenStream) -> TokenStream {
+    stream::expand(input.into()).into()
 }

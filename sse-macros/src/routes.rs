@@ -1,6 +1,6 @@
 //! `sse_routes![...]`: an `axum::Router` from a list of views, each at its path.
 
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -9,6 +9,7 @@ use syn::{LitStr, Path, Token};
 
 use crate::errors::Errors;
 use crate::expand::companion_ident;
+use crate::krate;
 use crate::path;
 
 /// One view in the list: `view`, or `"/path" => view`.
@@ -33,8 +34,7 @@ impl Parse for Mount {
     }
 }
 
-/// The list, after the path to sse-runtime: `crate = $crate;`, which sse-runtime's
-/// `sse_routes!` writes so the list works wherever that crate is re-exported.
+/// The list, after the path to sse-runtime.
 struct Routes {
     krate: TokenStream,
     mounts: Punctuated<Mount, Token![,]>,
@@ -42,26 +42,8 @@ struct Routes {
 
 impl Parse for Routes {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let mut krate = quote!(::sse_runtime);
-        if input.peek(Token![crate]) && input.peek2(Token![=]) {
-            input.parse::<Token![crate]>()?;
-            input.parse::<Token![=]>()?;
-            // `$crate` is an identifier no syn type parses: take the tokens up to `;`.
-            krate = input.step(|cursor| {
-                let mut rest = *cursor;
-                let mut path = TokenStream::new();
-                while let Some((token, next)) = rest.token_tree() {
-                    if matches!(&token, TokenTree::Punct(punct) if punct.as_char() == ';') {
-                        return Ok((path, next));
-                    }
-                    path.extend([token]);
-                    rest = next;
-                }
-                Err(cursor.error("expected `;` after `crate = path`"))
-            })?;
-        }
         Ok(Routes {
-            krate,
+            krate: krate::parse(input)?,
             mounts: Punctuated::parse_terminated(input)?,
         })
     }

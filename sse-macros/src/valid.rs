@@ -7,6 +7,7 @@ use crate::ast::{Generator, View};
 use crate::attr::{Args, Channel};
 use crate::errors::Errors;
 use crate::path;
+use crate::stream;
 use crate::template::{self, Part};
 
 /// Records every mistake in `args` and `view`; returns the pieces of the channel
@@ -63,11 +64,30 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) -> Option<Vec
 
 fn check_generator(generator: &Generator<'_>, args: &Args, errors: &mut Errors) {
     let sig = &generator.function.sig;
-    if sig.asyncness.is_none() {
+    if sig.asyncness.is_none() && generator.stream.is_none() {
         errors.at(
             sig.fn_token,
-            "`#[sse_view]` functions must be `async fn`s: write `async fn`",
+            "`#[sse_view]` functions are `async fn`s, or return `impl Stream<Item = Event>`: write `async fn`",
         );
+    }
+    if generator.stream.is_none() {
+        for span in stream::yields(&generator.function.block) {
+            errors.push(syn::Error::new(
+                span,
+                "`yield` sends nothing from an `&mut Sse` view: buffer with `sse.add_message(..)` and send with `sse.flush().await`; or return `impl Stream<Item = Event>` and yield inside `stream! { .. }`",
+            ));
+        }
+    }
+    if let Some(stream) = generator.stream {
+        for arg in &generator.buffers {
+            errors.at(
+                arg,
+                format!(
+                    "a view that returns `{}` yields its events and has no buffer: remove `sse: &mut Sse`, or remove the return type and flush the buffer",
+                    text(stream)
+                ),
+            );
+        }
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.at(
@@ -76,10 +96,10 @@ fn check_generator(generator: &Generator<'_>, args: &Args, errors: &mut Errors) 
         );
     }
     if let ReturnType::Type(_, ty) = &sig.output {
-        if matches!(**ty, Type::ImplTrait(_)) {
+        if matches!(**ty, Type::ImplTrait(_)) && generator.stream.is_none() {
             errors.at(
                 ty,
-                "an `#[sse_view]` function streams what it flushes and returns `()` or `Result<(), E>` (its error is logged): remove the return type, or write `Result<(), YourError>`; a handler that answers with a response of its own is mounted with `.route(path, get(handler))`",
+                "an `#[sse_view]` function streams what it flushes and returns `()` or `Result<(), E>` (its error is logged), or returns `impl Stream<Item = Event>`: remove the return type, or write `Result<(), YourError>`; a handler that answers with a response of its own is mounted with `.route(path, get(handler))`",
             );
         }
     }

@@ -20,11 +20,13 @@ pub use crate::finished::refuse_finished;
 use crate::generator::Generator;
 pub use crate::generator::ViewOutcome;
 pub use crate::response::SseResponse;
+pub use crate::stream_view::stream_view;
+pub use crate::yielder::{Yielded, Yielder};
 pub use crate::KeepAlive;
 use crate::Sse;
 pub use crate::ViewResponse;
 pub use axum::http::request::Parts;
-pub use sse_macros::sse_routes;
+pub use sse_macros::{sse_routes, stream};
 pub use std::future::Future as FutureTrait;
 
 /// The response of a generator view: `body` gets the buffer and streams its flushes.

@@ -67,6 +67,16 @@
 //! `flush().await`. The body is compiled as written: `?`, `return`, `tokio::select!` and
 //! `async fn` helpers that take `&mut Sse` all work, and there is no `unsafe` anywhere.
 //!
+//! ## The other form: a view that returns a stream
+//!
+//! A function under `#[sse_view]` may instead return `impl Stream<Item = Event>` (or of
+//! `Result<Event, E>`, whose `Err` ends the stream and is logged), written with `yield`
+//! inside [`stream!`]: each item is an event. It takes the same extractors and the same
+//! `keep_alive` and `retry`, and may be an `async fn` that awaits before it returns its
+//! stream. Prefer the buffer when several events should go out in one write, when
+//! helpers add events, or to [`Sse::finish`]; prefer a stream when each step makes one
+//! event or when a `Stream` is what you already have.
+//!
 //! # Mounting views
 //!
 //! `sse_routes![a, b, module::c, "/path" => d]` builds an `axum::Router<S>` with each view
@@ -185,7 +195,9 @@ mod keep_alive;
 mod last_event_id;
 mod response;
 mod serve;
+mod stream_view;
 mod streams;
+mod yielder;
 
 pub use buffer::{Flush, Sse};
 pub use channel::{ChannelName, MAX_CHANNEL_LEN};
@@ -301,6 +313,8 @@ pub use serve::{
 /// breaks the rule; an unknown or repeated argument (with a "did you mean"). The
 /// `ui-tests` folder holds each case with the exact message.
 pub use sse_macros::sse_view;
+pub use stream_view::StreamItem;
+pub use yielder::Yielded;
 
 /// Builds an `axum::Router<S>` of views: `sse_routes![a, b, module::c, "/path" => d]`.
 ///
@@ -338,9 +352,46 @@ macro_rules! sse_routes {
 }
 pub use streams::{open_streams, set_max_streams, shutdown};
 
+/// A [`Stream`] written as an async block with `yield`: the form of view that returns
+/// `impl Stream<Item = Event>`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_runtime::prelude::*;
+///
+/// #[sse_view("/countdown")]
+/// fn countdown() -> impl Stream<Item = Event> {
+///     stream! {
+///         for n in (0..3).rev() {
+///             yield Event::new().data(n.to_string());
+///             tokio::time::sleep(Duration::from_millis(10)).await;
+///         }
+///     }
+/// }
+/// # let _: axum::Router = sse_routes![countdown];
+/// ```
+///
+/// Each `yield value` hands `value` to the stream and pauses the block until the stream is
+/// polled again; the stream ends when the block does. The block runs only while the
+/// stream is polled: no task, no channel, nothing left running once it is dropped. It
+/// does what `async_stream::stream!` does, written here because that crate's macro
+/// brings a second major version of `syn` into the tree. A `yield` must be in the block
+/// itself, not in a closure or an `async` block inside it, nor in another macro's
+/// arguments (`tokio::select!`): bind the value there and yield it after.
+#[macro_export]
+macro_rules! stream {
+    ($($block:tt)*) => {
+        $crate::__private::stream!(crate = $crate; $($block)*)
+    };
+}
+
+pub use futures_core::Stream;
+
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
 pub mod prelude {
-    pub use crate::{send_event, sse_routes, sse_view, Event, Hub, LastEventId, Sse};
+    pub use crate::{
+        send_event, sse_routes, sse_view, stream, Event, Hub, LastEventId, Sse, Stream,
+    };
 }
 
 #[doc(hidden)]

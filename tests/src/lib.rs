@@ -7,5 +7,6 @@ pub mod heap;
 mod http;
 pub mod logs;
 pub mod redis_server;
+pub mod views;
 
 pub use http::{serve, take_events, take_events_within, Client, PATIENCE};

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::Router;
 use http_body_util::BodyExt;
 use sse_runtime::prelude::*;
+use tests::views::{assert_the_view_stops_when_the_client_leaves, first_frames};
 use tests::{logs, serve, take_events, Client, PATIENCE};
 use tokio::sync::Notify;
 
@@ -150,25 +151,13 @@ async fn an_error_ends_the_stream_and_is_logged() {
 async fn the_body_stops_when_the_client_leaves() {
     let state = AppState::default();
     let addr = serve(app(state.clone())).await;
-    let mut client = Client::get(addr, "/ticks", &[]).await;
-    for _ in 0..3 {
-        client.frame_within(PATIENCE).await.unwrap();
-    }
-    drop(client);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after_leaving = state.ticks.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(state.ticks.load(Ordering::SeqCst), after_leaving);
+    assert_the_view_stops_when_the_client_leaves(addr, "/ticks", &state.ticks).await;
 }
 
 #[tokio::test]
 async fn an_idle_view_sends_keep_alives_after_its_retry() {
     let addr = serve(app(AppState::default())).await;
-    let mut client = Client::get(addr, "/quiet", &[]).await;
-    let mut frames = Vec::new();
-    for _ in 0..4 {
-        frames.push(client.frame_within(Duration::from_secs(2)).await.unwrap());
-    }
+    let frames = first_frames(addr, "/quiet", 4).await;
     assert_eq!(&frames[0][..], b"retry: 4000\n\n");
     assert_eq!(&frames[1][..], b"event: hello\ndata: x\n\n");
     assert_eq!(&frames[2][..], b":\n\n");

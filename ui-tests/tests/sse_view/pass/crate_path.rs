@@ -7,7 +7,7 @@ pub mod platform {
     pub use sse_runtime as sse;
 }
 
-use platform::sse::{sse_routes, sse_view, Sse};
+use platform::sse::{sse_routes, sse_view, stream, Event, Sse, Stream};
 
 /// A generator view.
 #[sse_view("/time", crate = platform::sse)]
@@ -15,10 +15,18 @@ async fn time(sse: &mut Sse) {
     sse.add_message("time", "now");
 }
 
+/// A stream view, its `stream!` reached through the same path.
+#[sse_view("/ticks", crate = platform::sse)]
+fn ticks() -> impl Stream<Item = Event> {
+    stream! {
+        yield Event::new().data("tick");
+    }
+}
+
 /// A channel view.
 #[sse_view("/news", channel = "news", crate = crate::platform::sse)]
 pub struct News;
 
 fn main() {
-    let _app: axum::Router = sse_routes![time, News];
+    let _app: axum::Router = sse_routes![time, ticks, News];
 }
