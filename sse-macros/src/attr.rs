@@ -11,10 +11,20 @@ mod kw {
     syn::custom_keyword!(state);
     syn::custom_keyword!(keep_alive);
     syn::custom_keyword!(retry);
+    syn::custom_keyword!(event);
+    syn::custom_keyword!(params);
 }
 
 /// The keys `#[sse_view]` accepts, for "did you mean" hints.
-const KEYS: [&str; 5] = ["channel", "state", "keep_alive", "retry", "crate"];
+const KEYS: [&str; 7] = [
+    "channel",
+    "state",
+    "keep_alive",
+    "retry",
+    "event",
+    "params",
+    "crate",
+];
 
 /// What a view's attribute says.
 #[derive(Default)]
@@ -29,8 +39,29 @@ pub(crate) struct Args {
     pub(crate) keep_alive: Option<(kw::keep_alive, Expr)>,
     /// `retry = Duration`: the reconnection delay a client is told before any event.
     pub(crate) retry: Option<(kw::retry, Expr)>,
+    /// `event = Type`: the type of the events a channel view's channel carries.
+    pub(crate) event: Option<(kw::event, Type)>,
+    /// `params(name: Type, ...)`: the types of a channel template's parameters.
+    pub(crate) params: Option<(kw::params, Vec<Param>)>,
     /// `crate = path`: where sse-runtime is, for crates that re-export it.
     pub(crate) krate: Option<(Token![crate], syn::Path)>,
+}
+
+/// `name: Type` in `params(...)`.
+pub(crate) struct Param {
+    pub(crate) name: Ident,
+    pub(crate) ty: Type,
+}
+
+impl Parse for Param {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name = input.parse()?;
+        input.parse::<Token![:]>()?;
+        Ok(Param {
+            name,
+            ty: input.parse()?,
+        })
+    }
 }
 
 /// Where a channel view's channel comes from.
@@ -74,6 +105,21 @@ impl Args {
             } else if lookahead.peek(kw::retry) {
                 let (key, retry) = key_value::<kw::retry, Expr>(input)?;
                 set_once(&mut self.retry, key, retry, "retry", errors);
+            } else if lookahead.peek(kw::event) {
+                let (key, event) = key_value::<kw::event, Type>(input)?;
+                set_once(&mut self.event, key, event, "event", errors);
+            } else if lookahead.peek(kw::params) {
+                let key = input.parse::<kw::params>()?;
+                let content;
+                syn::parenthesized!(content in input);
+                let params = content.parse_terminated(Param::parse, Token![,])?;
+                set_once(
+                    &mut self.params,
+                    key,
+                    params.into_iter().collect(),
+                    "params",
+                    errors,
+                );
             } else if lookahead.peek(Token![crate]) {
                 let (key, krate) = key_value::<Token![crate], syn::Path>(input)?;
                 set_once(&mut self.krate, key, krate, "crate", errors);
@@ -148,7 +194,7 @@ fn unknown_key(key: &str) -> String {
             "`{key}` is not an argument of `#[sse_view]`: give the path first, as a string: `#[sse_view(\"/path\")]`"
         );
     }
-    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `state = Type`, `keep_alive = Duration`, `retry = Duration` and `crate = path`";
+    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `state = Type`, `keep_alive = Duration`, `retry = Duration`, `event = Type`, `params(name: Type, ..)` and `crate = path`";
     match KEYS.iter().find(|known| edit_distance(key, known) <= 2) {
         Some(known) => {
             format!("unknown argument `{key}` of `#[sse_view]`: did you mean `{known}`? ({valid})")

@@ -133,6 +133,12 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
         View::Channel(declaration) => channel_source(args, declaration, &ident, template, valid),
         View::Generator(_) => TokenStream::new(),
     };
+    let publisher = match (view, template, valid) {
+        (View::Channel(declaration), Some(parts), true) => {
+            publisher(args, declaration, &ident, parts)
+        }
+        _ => TokenStream::new(),
+    };
     // The channel-name rule, the runtime's own, checked when the crate compiles.
     let rule = match (&args.channel, valid) {
         (Some((_, Channel::Template(literal))), true) => quote_spanned! {literal.span()=>
@@ -173,6 +179,7 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
         #is_view
         #rule
         #source
+        #publisher
     }
 }
 
@@ -211,10 +218,16 @@ fn channel_source(
             signature(Span::call_site()),
             quote!({ let _ = (parts, state); #private::fixed_channel(#name) }),
         ),
-        (Some((_, Channel::Template(_))), Some(_)) => (
-            signature(Span::call_site()),
-            quote!(#private::template_channel(parts, state, Self::TEMPLATE)),
-        ),
+        (Some((_, Channel::Template(_))), Some(_)) => {
+            let typed = args.params.iter().flat_map(|(_, params)| params).map(|param| {
+                let (name, ty) = (param.name.to_string(), &param.ty);
+                quote_spanned!(ty.span()=> (#name, #private::parse_param::<#ty> as #private::ParseParam))
+            });
+            (
+                signature(Span::call_site()),
+                quote!(#private::template_channel(parts, state, Self::TEMPLATE, &[#(#typed),*])),
+            )
+        }
         // Spanned at the resolver, the signature too, so that a resolver that is none
         // is reported once, there.
         (Some((_, Channel::Resolver(resolver))), _) if valid => (
@@ -237,6 +250,53 @@ fn channel_source(
 
             #signature {
                 #channel
+            }
+        }
+    }
+}
+
+/// `View::channel(..)` and `View::channel_on(&hub, ..)`: the channel of a view with a
+/// template, at the given parameters, which sends the view's event type (`Event` unless
+/// `event = Type`). Each parameter is typed as `params(..)` says, else `&str`.
+fn publisher(
+    args: &Args,
+    declaration: &ItemStruct,
+    companion: &Ident,
+    parts: &[Part],
+) -> TokenStream {
+    let private = private(args);
+    let (view, vis) = (&declaration.ident, &declaration.vis);
+    let event = match &args.event {
+        Some((_, ty)) => ty.to_token_stream(),
+        None => quote!(#private::Event),
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for name in template::params(parts) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let params: Vec<Ident> = names.iter().map(|name| format_ident!("{}", name)).collect();
+    let types = names.iter().map(|name| {
+        let typed = args.params.iter().flat_map(|(_, params)| params);
+        match typed.into_iter().find(|param| param.name == name) {
+            Some(param) => param.ty.to_token_stream(),
+            None => quote!(str),
+        }
+    });
+    let arguments = quote!(#(#params: &#types),*);
+    let channel = format!("The channel `{view}` streams at these parameters, on the process's hub (`Hub::global()`): send to it with `.send(&event)`.");
+    quote! {
+        #[allow(dead_code)]
+        impl #view {
+            #[doc = #channel]
+            #vis fn channel(#arguments) -> #private::TypedChannel<#event> {
+                Self::channel_on(#private::Hub::global(), #(#params),*)
+            }
+
+            /// The same channel on `hub`.
+            #vis fn channel_on(hub: &#private::Hub, #arguments) -> #private::TypedChannel<#event> {
+                #private::TypedChannel::new(hub, #companion::TEMPLATE, &[#(&#params as &dyn #private::Display),*])
             }
         }
     }

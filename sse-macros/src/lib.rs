@@ -8,11 +8,13 @@
 //! one build, beside the user's item, so the rest of the crate still compiles.
 //! `sse_routes!` lives in `routes.rs`; both check paths with `path.rs`. `stream!` (an
 //! async block whose `yield`s make a stream) lives in `stream.rs`; the function-like
-//! macros learn where sse-runtime is from `krate.rs`.
+//! macros learn where sse-runtime is from `krate.rs`. `#[derive(SseEvent)]` is
+//! `event.rs`.
 
 mod ast;
 mod attr;
 mod errors;
+mod event;
 mod expand;
 mod krate;
 mod path;
@@ -39,4 +41,10 @@ pub fn sse_routes(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn stream(input: TokenStream) -> TokenStream {
     stream::expand(input.into()).into()
+}
+
+/// Makes a struct or enum a type of events: `#[derive(SseEvent)]`.
+#[proc_macro_derive(SseEvent, attributes(sse))]
+pub fn derive_sse_event(input: TokenStream) -> TokenStream {
+    event::derive(input.into()).into()
 }

@@ -4,7 +4,7 @@
 use syn::{Fields, LitStr, ReturnType, Type};
 
 use crate::ast::{Generator, View};
-use crate::attr::{Args, Channel};
+use crate::attr::{Args, Channel, Param};
 use crate::errors::Errors;
 use crate::path;
 use crate::stream;
@@ -32,6 +32,18 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) -> Option<Vec
                 );
             }
             check_generator(&Generator::new(function), args, errors);
+            if let Some((key, _)) = &args.event {
+                errors.at(
+                    key,
+                    "`event = Type` types a channel view's publisher; a generator view sends typed events with `sse.send_typed(&event)`, or yields them from its stream",
+                );
+            }
+            if let Some((key, _)) = &args.params {
+                errors.at(
+                    key,
+                    "`params(..)` types a channel template's parameters; a generator view takes its path parameters with `Path<T>`",
+                );
+            }
             None
         }
         View::Channel(declaration) => {
@@ -44,9 +56,21 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) -> Option<Vec
                     None
                 }
                 Some((_, Channel::Template(template))) => {
-                    check_template(template, path_params.as_deref(), errors)
+                    let parts = check_template(template, path_params.as_deref(), errors);
+                    if let (Some(parts), Some((_, params))) = (&parts, &args.params) {
+                        check_params(params, parts, errors);
+                    }
+                    parts
                 }
-                Some((_, Channel::Resolver(_))) => None,
+                Some((_, Channel::Resolver(resolver))) => {
+                    if args.event.is_some() || args.params.is_some() {
+                        errors.at(
+                            resolver,
+                            "`event = Type` and `params(..)` type the publisher of a channel template, such as `channel = \"room:{room}\"`; a resolver's channels have none: send to them with `Hub::send`",
+                        );
+                    }
+                    None
+                }
             };
             if !matches!(declaration.fields, Fields::Unit) {
                 errors.at(
@@ -201,4 +225,20 @@ fn check_template(
         }
     }
     Some(parts)
+}
+
+/// Each typed parameter must be one of the template's, and typed once.
+fn check_params(params: &[Param], parts: &[Part], errors: &mut Errors) {
+    for (i, param) in params.iter().enumerate() {
+        let name = param.name.to_string();
+        if !template::params(parts).any(|known| known == name) {
+            errors.at(
+                &param.name,
+                format!("`{name}` is not a parameter of the channel template: `params(..)` types the template's `{{name}}`s"),
+            );
+        }
+        if params[..i].iter().any(|earlier| earlier.name == param.name) {
+            errors.at(&param.name, format!("`{name}` is typed twice: keep one"));
+        }
+    }
 }

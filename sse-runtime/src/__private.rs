@@ -11,10 +11,13 @@ pub use core::clone::Clone;
 pub use core::marker::{Copy, Send, Sync};
 pub use core::option::Option;
 pub use core::result::Result;
-pub use std::string::String;
+pub use serde;
+pub use std::borrow::Cow;
+pub use std::string::{String, ToString};
 
 pub use crate::channel_view::{
-    fixed_channel, template_channel, ChannelResolver, ChannelRoute, ChannelSource, Part, Template,
+    fixed_channel, parse_param, template_channel, ChannelResolver, ChannelRoute, ChannelSource,
+    ParseParam, Part, Template,
 };
 pub use crate::finished::refuse_finished;
 use crate::generator::Generator;
@@ -25,8 +28,10 @@ pub use crate::yielder::{Yielded, Yielder};
 pub use crate::KeepAlive;
 use crate::Sse;
 pub use crate::ViewResponse;
+pub use crate::{Event, Hub, TypedChannel};
 pub use axum::http::request::Parts;
 pub use sse_macros::{sse_routes, stream};
+pub use std::fmt::Display;
 pub use std::future::Future as FutureTrait;
 
 /// The response of a generator view: `body` gets the buffer and streams its flushes.

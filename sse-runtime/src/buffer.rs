@@ -89,6 +89,25 @@ impl Sse {
         event.encode_into(&mut self.buffer);
     }
 
+    /// Buffers a typed event (see [`SseEvent`](crate::SseEvent)); fails, buffering
+    /// nothing, if its data cannot be serialized.
+    pub fn add_typed<E: crate::SseEvent + ?Sized>(&mut self, event: &E) -> Result<(), Error> {
+        let event = event.to_event()?;
+        self.add_event(&event);
+        Ok(())
+    }
+
+    /// Buffers a typed event and flushes: [`add_typed`](Sse::add_typed) then
+    /// [`flush`](Sse::flush).
+    pub async fn send_typed<E: crate::SseEvent + ?Sized>(
+        &mut self,
+        event: &E,
+    ) -> Result<(), Error> {
+        self.add_typed(event)?;
+        self.flush().await;
+        Ok(())
+    }
+
     /// Buffers bytes that are already encoded events, such as [`Event::encode`] returned.
     pub fn add_encoded(&mut self, frame: &[u8]) {
         self.buffer.extend_from_slice(frame);

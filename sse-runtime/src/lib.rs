@@ -197,6 +197,8 @@ mod response;
 mod serve;
 mod stream_view;
 mod streams;
+mod typed_channel;
+mod typed_event;
 mod yielder;
 
 pub use buffer::{Flush, Sse};
@@ -313,7 +315,11 @@ pub use serve::{
 /// breaks the rule; an unknown or repeated argument (with a "did you mean"). The
 /// `ui-tests` folder holds each case with the exact message.
 pub use sse_macros::sse_view;
+/// Derives [`SseEvent`](trait@SseEvent): see the trait.
+pub use sse_macros::SseEvent;
 pub use stream_view::StreamItem;
+pub use typed_channel::TypedChannel;
+pub use typed_event::SseEvent;
 pub use yielder::Yielded;
 
 /// Builds an `axum::Router<S>` of views: `sse_routes![a, b, module::c, "/path" => d]`.
@@ -390,7 +396,7 @@ pub use futures_core::Stream;
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        send_event, sse_routes, sse_view, stream, Event, Hub, LastEventId, Sse, Stream,
+        send_event, sse_routes, sse_view, stream, Event, Hub, LastEventId, Sse, SseEvent, Stream,
     };
 }
 

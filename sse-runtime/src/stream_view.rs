@@ -1,7 +1,7 @@
 //! Views that return a stream: each item the stream yields is an event of the response.
 //!
-//! `#[sse_view]` on a function returning `impl Stream<Item = Event>` (or of
-//! `Result<Event, E>`) builds its response here. The stream is polled by the response, so
+//! `#[sse_view]` on a function returning `impl Stream<Item = Event>` (or of a typed
+//! event, or of `Result`s of either) builds its response here. The stream is polled by the response, so
 //! it stops at its `.await` when the client goes away, as a generator view's body does.
 
 use std::fmt::Display;
@@ -15,28 +15,31 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use crate::generator::ViewResponse;
-use crate::{Event, SseResponse};
+use crate::{Event, SseEvent, SseResponse};
 
-/// What a stream view's stream may yield: an [`Event`], or a `Result` whose error ends
-/// the stream and is logged.
+/// What a stream view's stream may yield: an [`Event`], a typed event (see
+/// [`SseEvent`]), or a `Result` of one whose error ends the stream and is logged.
 #[diagnostic::on_unimplemented(
-    message = "an `#[sse_view]` stream yields `Event` or `Result<Event, E>` with `E: Display`, not `{Self}`",
+    message = "an `#[sse_view]` stream yields `Event`, a type that derives `SseEvent`, or a `Result` of one with an error that is `Display`, not `{Self}`",
     label = "this item type"
 )]
 pub trait StreamItem {
-    /// The event, or what went wrong, said.
-    fn into_event(self) -> Result<Event, String>;
+    /// The encoded event, or what went wrong, said.
+    fn encode(self) -> Result<Bytes, String>;
 }
 
-impl StreamItem for Event {
-    fn into_event(self) -> Result<Event, String> {
-        Ok(self)
+impl<T: SseEvent> StreamItem for T {
+    fn encode(self) -> Result<Bytes, String> {
+        match self.to_event() {
+            Ok(event) => Ok(Event::encode(&event)),
+            Err(error) => Err(error.to_string()),
+        }
     }
 }
 
-impl<E: Display> StreamItem for Result<Event, E> {
-    fn into_event(self) -> Result<Event, String> {
-        self.map_err(|error| error.to_string())
+impl<T: SseEvent, E: Display> StreamItem for Result<T, E> {
+    fn encode(self) -> Result<Bytes, String> {
+        self.map_err(|error| error.to_string())?.encode()
     }
 }
 
@@ -86,8 +89,8 @@ where
             return Poll::Ready(None);
         };
         let item = ready!(stream.poll_next(cx));
-        match item.map(StreamItem::into_event) {
-            Some(Ok(event)) => Poll::Ready(Some(event.encode())),
+        match item.map(StreamItem::encode) {
+            Some(Ok(frame)) => Poll::Ready(Some(frame)),
             Some(Err(error)) => {
                 tracing::error!(view = *this.view, %error, "the view ended its stream with an error");
                 this.stream.set(None);

@@ -30,7 +30,7 @@ use crate::streams::Registration;
 use stream::stream_channel;
 
 pub use resolver::{ChannelResolver, ResolvedChannel};
-pub use source::{fixed_channel, template_channel, Part, Template};
+pub use source::{fixed_channel, parse_param, template_channel, ParseParam, Part, Template};
 pub use stream::RESET_EVENT;
 
 /// What the attribute of a channel view says, implemented by the view's hidden companion.

@@ -3,7 +3,9 @@
 //! time, into a [`Template`], and checks it there against the channel-name rule.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::future::Future;
+use std::str::FromStr;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -90,12 +92,30 @@ pub fn fixed_channel(name: &'static str) -> impl Future<Output = Result<String, 
     std::future::ready(Ok(name.to_owned()))
 }
 
+/// How a parameter typed with `params(name: Type)` is read: parsed as its type, then
+/// written back with `Display`, as the view's publisher writes it.
+pub type ParseParam = fn(&str) -> Result<String, String>;
+
+/// The [`ParseParam`] of a parameter of type `T`.
+pub fn parse_param<T>(raw: &str) -> Result<String, String>
+where
+    T: FromStr + Display,
+    T::Err: Display,
+{
+    match raw.parse::<T>() {
+        Ok(value) => Ok(value.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// `channel = "room:{room}"`: the template with each `{name}` replaced by the path
-/// parameter of that name.
+/// parameter of that name, read as its type says when `typed` names it (a value that
+/// does not parse is answered `400` with the reason).
 pub async fn template_channel<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
     template: Template,
+    typed: &[(&'static str, ParseParam)],
 ) -> Result<String, Response> {
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
@@ -111,7 +131,16 @@ pub async fn template_channel<S: Send + Sync>(
                     let reason = format!("the path has no parameter `{name}`\n");
                     (StatusCode::INTERNAL_SERVER_ERROR, reason).into_response()
                 })?;
-                channel.push_str(value);
+                match typed.iter().find(|(typed, _)| *typed == name) {
+                    Some((_, parse)) => {
+                        let value = parse(value).map_err(|error| {
+                            let reason = format!("bad path parameter `{name}`: {error}\n");
+                            (StatusCode::BAD_REQUEST, reason).into_response()
+                        })?;
+                        channel.push_str(&value);
+                    }
+                    None => channel.push_str(value),
+                }
             }
         }
     }
