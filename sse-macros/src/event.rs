@@ -3,7 +3,7 @@
 //! JSON, serialized straight from the value through serde.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Member};
 
@@ -223,14 +223,16 @@ fn pattern(shape: &Shape<'_>, keep: impl Fn(usize) -> bool) -> TokenStream {
         .enumerate()
         .filter(|(i, _)| keep(*i))
         .map(|(i, field)| {
-            let (member, bind) = (member(i, field), bind(i));
+            let (member, bind) = (member(i, field), bind(i, field));
             quote!(#member: #bind)
         });
     quote!(#path { #(#binds,)* .. })
 }
 
-fn bind(index: usize) -> Ident {
-    format_ident!("__f{}", index)
+/// The binding of field `index`, spanned at its type: a type that cannot be serialized is
+/// reported there.
+fn bind(index: usize, field: &syn::Field) -> Ident {
+    format_ident!("__f{}", index, span = field.ty.span())
 }
 
 fn to_event_arm(shape: &Shape<'_>, krate: &TokenStream) -> TokenStream {
@@ -240,7 +242,7 @@ fn to_event_arm(shape: &Shape<'_>, krate: &TokenStream) -> TokenStream {
     match shape.id {
         Some(id) => {
             let pattern = pattern(shape, |i| i == id);
-            let id = bind(id);
+            let id = bind(id, &shape.fields.iter().nth(id).expect("the id is a field"));
             quote!(#pattern => #base.try_id(#krate::__private::ToString::to_string(#id))?,)
         }
         None => {
@@ -265,8 +267,9 @@ fn serialize_arm(shape: &Shape<'_>, krate: &TokenStream) -> TokenStream {
             let len = data.len();
             let fields = data.iter().map(|(i, field)| {
                 let key = field.ident.as_ref().map(ToString::to_string);
-                let bind = bind(*i);
-                quote!(#serde::ser::SerializeStruct::serialize_field(&mut state, #key, #bind)?;)
+                let bind = bind(*i, field);
+                // At the field, where a type that cannot be serialized is reported.
+                quote_spanned!(field.ty.span()=> #serde::ser::SerializeStruct::serialize_field(&mut state, #key, #bind)?;)
             });
             quote! {{
                 let mut state = #serde::Serializer::serialize_struct(serializer, #name, #len)?;
@@ -275,14 +278,15 @@ fn serialize_arm(shape: &Shape<'_>, krate: &TokenStream) -> TokenStream {
             }}
         }
         Fields::Unnamed(_) if data.len() == 1 => {
-            let bind = bind(data[0].0);
-            quote!(#serde::Serialize::serialize(#bind, serializer))
+            let (i, field) = data[0];
+            let bind = bind(i, field);
+            quote_spanned!(field.ty.span()=> #serde::Serialize::serialize(#bind, serializer))
         }
         Fields::Unnamed(_) => {
             let len = data.len();
-            let fields = data.iter().map(|(i, _)| {
-                let bind = bind(*i);
-                quote!(#serde::ser::SerializeTuple::serialize_element(&mut state, #bind)?;)
+            let fields = data.iter().map(|(i, field)| {
+                let bind = bind(*i, field);
+                quote_spanned!(field.ty.span()=> #serde::ser::SerializeTuple::serialize_element(&mut state, #bind)?;)
             });
             quote! {{
                 let mut state = #serde::Serializer::serialize_tuple(serializer, #len)?;

@@ -36,6 +36,10 @@ use crate::{Error, Event};
 /// - `#[sse(crate = path)]` says where sse-runtime is, for crates that re-export it.
 ///
 /// [`Event`] itself implements it, so an untyped channel is a typed one of `Event`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event type: derive `SseEvent` on it, or send an `Event`",
+    label = "not an event type"
+)]
 pub trait SseEvent {
     /// Every event name a value of the type may have.
     const NAMES: &'static [&'static str];

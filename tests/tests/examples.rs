@@ -159,3 +159,65 @@ async fn the_seeds_host_and_port_is_a_redis_url() {
     assert!(streamed.contains("event: myevent\nid: "), "{streamed}");
     assert!(streamed.contains("data: mydata\n\n"), "{streamed}");
 }
+
+/// Sends `POST path` with a JSON `body` and returns the status line.
+async fn post_json(addr: &str, path: &str, body: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.expect("request");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut response))
+        .await
+        .expect("a response in time")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response);
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn typed_rooms_hear_typed_events_and_a_countdown_resumes() {
+    let typed = Example::start("typed");
+    let addr = typed.addr.as_str();
+    let room = tests::Client::get(addr.parse().unwrap(), "/rooms/7/events", &[]).await;
+    assert_eq!(room.status, 200);
+    let mut room = room.events();
+    // `007` is room 7: the publisher and the view read the number the same way.
+    let said = post_json(addr, "/rooms/007/messages", r#"{"name":"ann","text":"hi"}"#).await;
+    assert_eq!(said, "HTTP/1.1 204 No Content");
+    let joined = post_json(addr, "/rooms/7/members/bob", "").await;
+    assert_eq!(joined, "HTTP/1.1 204 No Content");
+    let got = tests::take_events(&mut room, 2).await;
+    let seen: Vec<(&str, &str)> = got.iter().map(|e| (&*e.event, &*e.data)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("said", r#"{"name":"ann","text":"hi"}"#),
+            ("joined", r#"{"name":"bob"}"#)
+        ]
+    );
+    let (refused, _) = get(addr, "/rooms/kitchen/events", "", Duration::from_secs(2)).await;
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+
+    let (countdown, ended) = get(addr, "/countdown/1", "", Duration::from_secs(5)).await;
+    assert!(ended, "the countdown ends: {countdown}");
+    assert!(
+        countdown.contains("event: tick\nid: 1\ndata: {\"done\":false}\n\n")
+            && countdown.contains("event: tick\nid: 0\ndata: {\"done\":true}\n\n"),
+        "{countdown}"
+    );
+    let (resumed, _) = get(
+        addr,
+        "/countdown/5",
+        "last-event-id: 1\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(resumed.contains("id: 0\n"), "{resumed}");
+    assert!(
+        !resumed.contains("id: 1\n"),
+        "resumed after the last id: {resumed}"
+    );
+}

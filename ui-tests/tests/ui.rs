@@ -13,3 +13,10 @@ fn sse_routes() {
     cases.pass("tests/sse_routes/pass/*.rs");
     cases.compile_fail("tests/sse_routes/fail/*.rs");
 }
+
+#[test]
+fn sse_event() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/sse_event/pass/*.rs");
+    cases.compile_fail("tests/sse_event/fail/*.rs");
+}

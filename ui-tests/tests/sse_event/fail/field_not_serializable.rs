@@ -1,0 +1,10 @@
+use sse_runtime::SseEvent;
+
+struct Secret;
+
+#[derive(SseEvent)]
+enum ChatEvent {
+    Said { text: String, secret: Secret },
+}
+
+fn main() {}
