@@ -97,3 +97,49 @@ async fn main() -> ExitCode {
         .route("/rooms/{room}/members/{name}", post(join));
     common::serve(app, "typed rooms: curl -N http://{addr}/rooms/7/events and post with curl -H 'content-type: application/json' -d '{\"name\":\"ann\",\"text\":\"hi\"}' http://{addr}/rooms/7/messages ; a countdown at http://{addr}/countdown/3").await
 }
+
+/// How an application tests its views with the test kit: the router on a loopback port
+/// with a hub of its own, a real client, typed expectations.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sse_test::TestServer;
+
+    #[tokio::test]
+    async fn a_room_hears_what_its_publisher_sends_and_nothing_of_other_rooms() {
+        let server = TestServer::start(sse_routes![Room]).await;
+        let mut seven = server.get("/rooms/7/events").await;
+        let joined = RoomEvent::Joined { name: "ann".into() };
+        Room::channel_on(server.hub(), &8)
+            .send(&joined)
+            .await
+            .unwrap();
+        Room::channel_on(server.hub(), &7)
+            .send(&joined)
+            .await
+            .unwrap();
+        let received = seven.expect(&joined).await;
+        assert_eq!(received.json::<serde_json::Value>()["name"], "ann");
+        seven.assert_quiet(Duration::from_millis(200)).await;
+    }
+
+    #[tokio::test]
+    async fn a_countdown_resumes_after_the_last_tick() {
+        let server = TestServer::start(sse_routes![countdown]).await;
+        let mut ticks = server.get("/countdown/1").await;
+        ticks
+            .expect(&Tick {
+                left: 1,
+                done: false,
+            })
+            .await;
+        let mut ticks = ticks.reconnect().await;
+        ticks
+            .expect(&Tick {
+                left: 0,
+                done: true,
+            })
+            .await;
+        ticks.assert_ends().await;
+    }
+}

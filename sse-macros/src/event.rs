@@ -239,7 +239,10 @@ fn to_event_arm(shape: &Shape<'_>, krate: &TokenStream) -> TokenStream {
     let event = &shape.event;
     // The name was checked above, so the panicking setter cannot panic.
     let base = quote!(#krate::Event::new().event(#event));
-    match shape.id.and_then(|id| Some((id, shape.fields.iter().nth(id)?))) {
+    match shape
+        .id
+        .and_then(|id| Some((id, shape.fields.iter().nth(id)?)))
+    {
         Some((id, field)) => {
             let pattern = pattern(shape, |i| i == id);
             let id = bind(id, field);

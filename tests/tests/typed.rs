@@ -1,13 +1,15 @@
-//! Typed events and typed channels over real TCP: what `#[derive(SseEvent)]` puts on the
-//! wire, a channel view's publisher reaching its clients (and no one else's), typed path
-//! parameters read the same way on both sides, and typed events from both view forms.
+//! Typed events and typed channels over real TCP, read with the test kit (`sse-test`):
+//! what `#[derive(SseEvent)]` puts on the wire, a channel view's publisher reaching its
+//! clients (and no one else's), a resume, typed path parameters read the same way on both
+//! sides, and typed events from both view forms.
 
 use std::time::Duration;
 
 use axum::Extension;
 use sse_runtime::prelude::*;
 use sse_runtime::TypedChannel;
-use tests::{serve, take_events, Client, PATIENCE};
+use sse_test::TestServer;
+use tests::{serve, Client, PATIENCE};
 
 #[derive(SseEvent, Debug, Clone)]
 enum ChatEvent {
@@ -98,56 +100,55 @@ fn the_derive_names_each_variant_and_serializes_its_fields() {
 
 #[tokio::test]
 async fn a_typed_publisher_reaches_the_clients_of_its_room_and_no_other() {
-    let hub = Hub::embedded();
-    let app = sse_routes![Room, Lobby].layer(Extension(hub.clone()));
-    let addr = serve(app).await;
-    let seven = Client::get(addr, "/rooms/7", &[]).await;
-    let eight = Client::get(addr, "/rooms/8", &[]).await;
+    let server = TestServer::start(sse_routes![Room, Lobby]).await;
+    let mut seven = server.get("/rooms/7").await;
+    let mut eight = server.get("/rooms/8").await;
     // The path parameter is read as the `u32` it is typed: `007` is room 7.
-    let also_seven = Client::get(addr, "/rooms/007", &[]).await;
-    let (mut seven, mut eight, mut also_seven) =
-        (seven.events(), eight.events(), also_seven.events());
-    wait_for_listeners(&hub, 2).await;
+    let mut also_seven = server.get("/rooms/007").await;
 
-    let room: TypedChannel<ChatEvent> = Room::channel_on(&hub, &7);
+    let room: TypedChannel<ChatEvent> = Room::channel_on(server.hub(), &7);
     assert_eq!(room.name(), "room:7");
-    room.send(&ChatEvent::Said {
+    let said = ChatEvent::Said {
         name: "ann".into(),
         text: "hi".into(),
-    })
-    .await
-    .unwrap();
-    Room::channel_on(&hub, &8)
+    };
+    room.send(&said).await.unwrap();
+    Room::channel_on(server.hub(), &8)
         .send(&ChatEvent::Pinged)
         .await
         .unwrap();
 
-    for events in [&mut seven, &mut also_seven] {
-        let got = take_events(events, 1).await;
-        assert_eq!(
-            (&*got[0].event, &*got[0].data),
-            ("said", r#"{"name":"ann","text":"hi"}"#)
-        );
-    }
-    let got = take_events(&mut eight, 1).await;
-    assert_eq!(&*got[0].event, "pinged");
-    // Room 7's clients heard nothing of room 8's event, however long they wait.
-    let late = tokio::time::timeout(
-        Duration::from_millis(300),
-        futures_util::StreamExt::next(&mut seven),
-    )
-    .await;
-    assert!(late.is_err(), "room 7 heard {late:?}");
+    seven.expect(&said).await;
+    also_seven.expect(&said).await;
+    eight.expect(&ChatEvent::Pinged).await;
+    // Room 7's clients hear nothing of room 8's event, however long they wait.
+    seven.assert_quiet(Duration::from_millis(300)).await;
 
     // An untyped channel view's publisher sends `Event`s.
-    let lobby = Client::get(addr, "/lobby", &[]).await;
-    let mut lobby = lobby.events();
-    wait_for_listeners(&hub, 3).await;
-    Lobby::channel_on(&hub)
-        .send(&Event::new().data("welcome"))
+    let mut lobby = server.get("/lobby").await;
+    let welcome = Event::new().data("welcome");
+    Lobby::channel_on(server.hub())
+        .send(&welcome)
         .await
         .unwrap();
-    assert_eq!(take_events(&mut lobby, 1).await[0].data, "welcome");
+    lobby.expect(&welcome).await;
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_resumes_after_the_last_typed_event_it_saw() {
+    let server = TestServer::start(sse_routes![Room]).await;
+    let mut client = server.get("/rooms/3").await;
+    let room = Room::channel_on(server.hub(), &3);
+    room.send(&ChatEvent::Joined { name: "ann".into() })
+        .await
+        .unwrap();
+    client
+        .expect(&ChatEvent::Joined { name: "ann".into() })
+        .await;
+    let mut client = client.reconnect().await;
+    room.send(&ChatEvent::Left("ann".into())).await.unwrap();
+    client.expect(&ChatEvent::Left("ann".into())).await;
+    client.assert_quiet(Duration::from_millis(200)).await;
 }
 
 #[tokio::test]
@@ -162,37 +163,19 @@ async fn a_typed_parameter_that_does_not_parse_is_a_400_with_the_reason() {
 
 #[tokio::test]
 async fn both_view_forms_send_typed_events() {
-    let addr = serve(sse_routes![ticks, chat_stream]).await;
-    let got = take_events(&mut Client::get(addr, "/ticks", &[]).await.events(), 3).await;
-    let seen: Vec<(&str, &str, &str)> = got.iter().map(|e| (&*e.event, &*e.data, &*e.id)).collect();
-    assert_eq!(
-        seen,
-        [
-            ("tick", r#"{"at":"noon"}"#, "1"),
-            ("tick", r#"{"at":"later"}"#, "2")
-        ]
-    );
+    let server = TestServer::start(sse_routes![ticks, chat_stream]).await;
+    let mut ticks = server.get("/ticks").await;
+    ticks.expect(&Tick { seq: 1, at: "noon" }).await;
+    ticks
+        .expect(&Tick {
+            seq: 2,
+            at: "later",
+        })
+        .await;
+    ticks.assert_ends().await;
 
-    let got = take_events(
-        &mut Client::get(addr, "/chat-stream", &[]).await.events(),
-        3,
-    )
-    .await;
-    let seen: Vec<(&str, &str)> = got.iter().map(|e| (&*e.event, &*e.data)).collect();
-    assert_eq!(
-        seen,
-        [("joined", r#"{"name":"ann"}"#), ("left-room", r#""ann""#)]
-    );
-}
-
-/// Waits until `hub` has `count` channels with listeners.
-async fn wait_for_listeners(hub: &Hub, count: usize) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while hub.listened_channels() < count {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "listeners did not arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let mut chat = server.get("/chat-stream").await;
+    chat.expect(&ChatEvent::Joined { name: "ann".into() }).await;
+    chat.expect(&ChatEvent::Left("ann".into())).await;
+    chat.assert_ends().await;
 }
