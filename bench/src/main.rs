@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p sse-bench -- --scenario all
 //! cargo run -p sse-bench -- --scenario smoke      # seconds; what CI runs
+//! cargo run --release -p sse-bench -- --scenario typed   # a typed send against send_json
 //! ```
 //!
 //! Each server runs as a child process (`sse-bench server <config> <port>`), so its
@@ -14,6 +15,7 @@ mod load;
 mod report;
 mod scenarios;
 mod server;
+mod typed;
 
 use std::time::{Duration, Instant};
 
@@ -109,7 +111,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     let server_cpu_seconds = server.cpu_seconds() - cpu_before;
     // Every connection the server opened to Redis, publishing included.
     let redis_connections = match config {
-        "embedded" | "embedded-axum" | "plain" => None,
+        "embedded" | "embedded-stream" | "embedded-axum" | "plain" => None,
         _ => Some(
             redis
                 .text(&["CLIENT", "LIST"])
@@ -192,6 +194,9 @@ async fn main() {
         .position(|arg| arg == "--scenario")
         .and_then(|at| args.get(at + 1))
         .map_or("smoke", String::as_str);
+    if wanted.eq_ignore_ascii_case("typed") {
+        return typed::run().await;
+    }
     let scenarios: Vec<&'static Scenario> = SCENARIOS
         .iter()
         .filter(|s| {
@@ -203,7 +208,7 @@ async fn main() {
         })
         .collect();
     if scenarios.is_empty() {
-        eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6 or all");
+        eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, all, or typed");
         std::process::exit(2);
     }
     // `--config name` measures one configuration (and its baseline, if the scenario has it).

@@ -125,6 +125,18 @@ pub(crate) fn table(all: &[Figures]) {
             );
         }
     }
+    // The stream form against the buffer form, both under `sse_runtime::serve`.
+    let cpu_of = |config: &str| {
+        all.iter()
+            .find(|f| f.scenario == "CPU" && f.config == config)
+            .map(|f| f.cpu_seconds)
+    };
+    if let (Some(stream), Some(buffer)) = (cpu_of("embedded-stream"), cpu_of("embedded")) {
+        println!(
+            "CPU    a stream view against the &mut Sse view of the same events: cpu {:.2}",
+            stream / buffer.max(1e-9)
+        );
+    }
     println!("\nratios against the baseline measured in the same run:");
     for f in all {
         let baseline = match f.scenario {

@@ -77,7 +77,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         events: 200_000,
         rate: 0,
         size: 0,
-        configs: &["embedded-axum", "embedded", "plain"],
+        configs: &["embedded-axum", "embedded", "embedded-stream", "plain"],
         path: "/burst",
         channels: 0,
     },

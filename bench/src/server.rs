@@ -8,7 +8,8 @@
 //! `GET /publish?count=N&rate=R&size=B[&channels=C]` starts sending N numbered events
 //! (R a second, 0 for as fast as possible) to `bench`, or each to one of the channels
 //! `user:0` to `user:{C-1}`, and answers at once, and `GET /burst?count=N` streams N
-//! events made by the handler itself (for the generator-view comparison).
+//! events made by the handler itself (for the generator-view comparison; a stream view
+//! under `embedded-stream`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,8 +25,9 @@ use sse_runtime::prelude::*;
 use tokio::sync::broadcast;
 
 /// The configurations the benchmark compares.
-pub(crate) const CONFIGS: [&str; 6] = [
+pub(crate) const CONFIGS: [&str; 7] = [
     "embedded",
+    "embedded-stream",
     "embedded-axum",
     "redis",
     "naive",
@@ -48,6 +50,17 @@ async fn burst(Query(query): Query<HashMap<String, u64>>, sse: &mut Sse) {
     for n in 0..count {
         sse.add_message("tick", &format!("{n} 0"));
         sse.flush().await;
+    }
+}
+
+/// This crate: the same events from a view that returns a stream (the `stream!` form).
+#[sse_view("/burst")]
+fn burst_stream(Query(query): Query<HashMap<String, u64>>) -> impl Stream<Item = Event> {
+    let count = query.get("count").copied().unwrap_or(1000);
+    stream! {
+        for n in 0..count {
+            yield Event::new().event("tick").data(format!("{n} 0"));
+        }
     }
 }
 
@@ -118,7 +131,7 @@ fn redis_client(url: &str) -> redis::Client {
 /// The app of `config`.
 pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
     match config {
-        "embedded" | "embedded-axum" | "redis" | "plain" => {
+        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "plain" => {
             let hub = match config {
                 "redis" => Hub::redis(redis_url).expect("a Redis URL"),
                 _ => Hub::embedded(),
@@ -136,10 +149,10 @@ pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
                     "started"
                 }
             });
-            let app: Router = if config == "plain" {
-                Router::new().route("/burst", get(plain_burst))
-            } else {
-                sse_routes![Events, Users, burst]
+            let app: Router = match config {
+                "plain" => Router::new().route("/burst", get(plain_burst)),
+                "embedded-stream" => sse_routes![Events, Users, burst_stream],
+                _ => sse_routes![Events, Users, burst],
             };
             app.route("/publish", publish_route).layer(Extension(hub))
         }
@@ -320,7 +333,9 @@ pub(crate) async fn run(args: &[String]) {
     // This crate's configurations run as its users are advised to; `embedded-axum` is
     // the same app under `axum::serve`, like the hand-written baselines.
     match config.as_str() {
-        "embedded" | "redis" => sse_runtime::serve(listener, app).await.expect("serve"),
+        "embedded" | "embedded-stream" | "redis" => {
+            sse_runtime::serve(listener, app).await.expect("serve")
+        }
         _ => axum::serve(listener, app).await.expect("serve"),
     }
 }
