@@ -20,7 +20,8 @@ use crate::{Error, Event};
 ///     Left(String),                          // event: left-room, data: "ann"
 /// }
 ///
-/// let event = ChatEvent::Joined { name: "ann".into() }.to_event().unwrap();
+/// let joined = ChatEvent::Joined { name: "ann".into() };
+/// let event = joined.to_event().unwrap();
 /// assert_eq!(event.name(), Some("joined"));
 /// assert_eq!(event.data_str(), Some(r#"{"name":"ann"}"#));
 /// ```
