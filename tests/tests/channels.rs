@@ -226,22 +226,13 @@ async fn other_programs_publish_plain_text_or_envelopes() {
         "1",
         "one subscriber got it"
     );
-    let python = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/publish.py"))
-        .args([
-            &redis.port().to_string(),
-            "foo",
-            "myevent",
-            "7",
-            "from python\nline 2",
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        python.status.success(),
-        "{}",
-        String::from_utf8_lossy(&python.stderr)
-    );
+    python_publish(&[
+        &redis.port().to_string(),
+        "foo",
+        "myevent",
+        "7",
+        "from python\nline 2",
+    ]);
     let got = take_events(&mut client.events(), 2).await;
     assert_eq!(
         (got[0].event.as_str(), got[0].data.as_str()),
@@ -260,6 +251,63 @@ async fn other_programs_publish_plain_text_or_envelopes() {
     let again = Client::get(addr, "/stream1/", &[("last-event-id", "7")]).await;
     let reset = take_events(&mut again.events(), 1).await;
     assert_eq!(reset[0].event, sse_runtime::RESET_EVENT);
+}
+
+/// Runs `tests/interop/publish.py` with `args`, and checks that one subscriber got it.
+fn python_publish(args: &[&str]) {
+    let python = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/publish.py"))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout).trim(),
+        "1",
+        "one subscriber got it"
+    );
+}
+
+#[tokio::test]
+async fn a_django_app_that_still_publishes_as_django_sse_reaches_clients_unchanged() {
+    let redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let addr = server(&hub).await;
+    let mut events = Client::get(addr, "/stream1/", &[]).await.events();
+    let port = redis.port().to_string();
+    // `send_event("myevent", "mydata", channel="foo")`, as the seed's README writes it.
+    python_publish(&["--django-sse", &port, "foo", "myevent", "mydata"]);
+    // Python's json.dumps escapes what is not ASCII and the line break: they arrive as sent.
+    python_publish(&["--django-sse", &port, "foo", "greeting", "héllo\nwörld ✓"]);
+    python_publish(&[
+        "--django-sse",
+        &port,
+        "foo",
+        "score",
+        r#"{"home": 2}"#,
+        "--json",
+    ]);
+    // A name with a line break would forge a field: skipped, and the stream goes on.
+    python_publish(&["--django-sse", &port, "foo", "a\nid: 9", "forged"]);
+    python_publish(&["--django-sse", &port, "foo", "last", "one"]);
+    let got = take_events(&mut events, 4).await;
+    let seen: Vec<(&str, &str)> = got
+        .iter()
+        .map(|e| (e.event.as_str(), e.data.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("myevent", "mydata"),
+            ("greeting", "héllo\nwörld ✓"),
+            ("score", r#"{"home":2}"#),
+            ("last", "one"),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,13 +136,36 @@ fn a_taken_address_or_a_bad_redis_url_stops_an_example_with_one_line_that_says_w
             && !line.contains("bad configuration: bad configuration"),
         "{line}"
     );
+    let line = refusal(
+        "redis_queue",
+        &[
+            ("SSE_REDIS_URL", "127.0.0.1:6379"),
+            ("SSE_REDIS_DB", "zero"),
+        ],
+    );
+    assert!(
+        line.contains("SSE_REDIS_DB=`zero` is not a database number"),
+        "{line}"
+    );
+    let line = refusal(
+        "redis_queue",
+        &[
+            ("SSE_REDIS_URL", "redis://127.0.0.1:6379/1"),
+            ("SSE_REDIS_DB", "2"),
+        ],
+    );
+    assert!(line.contains("unset SSE_REDIS_DB"), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seeds_host_and_port_is_a_redis_url() {
+async fn the_seeds_location_and_db_are_a_redis_url() {
     let redis = tests::redis_server::RedisServer::start();
     let location = format!("127.0.0.1:{}", redis.port());
-    let queue = Example::start_with("redis_queue", &[("SSE_REDIS_URL", &location)]);
+    // django-sse's REDIS_SSEQUEUE_CONNECTION_SETTINGS: {'location': ..., 'db': 3}
+    let queue = Example::start_with(
+        "redis_queue",
+        &[("SSE_REDIS_URL", &location), ("SSE_REDIS_DB", "3")],
+    );
     let addr = queue.addr.clone();
     let stream = tokio::spawn({
         let addr = addr.clone();
@@ -158,6 +181,12 @@ async fn the_seeds_host_and_port_is_a_redis_url() {
     let (streamed, _) = stream.await.unwrap();
     assert!(streamed.contains("event: myevent\nid: "), "{streamed}");
     assert!(streamed.contains("data: mydata\n\n"), "{streamed}");
+    // The channel's history is in database 3, as the settings say.
+    let keyspace = redis.text(&["INFO", "keyspace"]);
+    assert!(
+        keyspace.contains("db3:keys=") && !keyspace.contains("db0:"),
+        "{keyspace}"
+    );
 }
 
 /// Sends `POST path` with a JSON `body` and returns the status line.

@@ -9,6 +9,10 @@ use crate::error::Error;
 /// Unset or empty, the hub is embedded.
 pub const REDIS_URL_VAR: &str = "SSE_REDIS_URL";
 
+/// The environment variable that gives the database with a `host:port` `SSE_REDIS_URL`,
+/// as django-sse's settings give `db` beside `location`.
+pub const REDIS_DB_VAR: &str = "SSE_REDIS_DB";
+
 /// How many events a client may fall behind before it is cut off, by default.
 pub const DEFAULT_CLIENT_QUEUE: usize = 1024;
 
@@ -56,6 +60,8 @@ pub struct HubBuilder {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) redis_url: Option<String>,
+    /// Why the settings cannot be used, found before the hub is built.
+    pub(crate) refused: Option<String>,
     pub(crate) client_queue: usize,
     pub(crate) history: usize,
     pub(crate) history_channels: usize,
@@ -70,6 +76,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             redis_url: None,
+            refused: None,
             client_queue: DEFAULT_CLIENT_QUEUE,
             history: DEFAULT_HISTORY,
             history_channels: DEFAULT_HISTORY_CHANNELS,
@@ -82,13 +89,46 @@ impl Default for Settings {
 }
 
 impl HubBuilder {
-    /// The settings the environment gives: Redis at `SSE_REDIS_URL` if it is set.
+    /// The settings the environment gives: Redis at `SSE_REDIS_URL` if it is set, with
+    /// the database `SSE_REDIS_DB` when the URL is django-sse's `host:port` location.
     pub fn from_env() -> Self {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
         let builder = Self::default();
-        match std::env::var(REDIS_URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => builder.redis_url(url.trim()),
-            _ => builder,
+        match (var(REDIS_URL_VAR), var(REDIS_DB_VAR)) {
+            (None, None) => builder,
+            (Some(url), None) => builder.redis_url(url.trim()),
+            (Some(location), Some(db)) if !location.contains("://") => {
+                match db.trim().parse::<u32>() {
+                    Ok(db) => builder.redis_location(location.trim(), db),
+                    Err(_) => builder.refuse(format!(
+                        "{REDIS_DB_VAR}=`{db}` is not a database number: write a number such as 0"
+                    )),
+                }
+            }
+            (Some(_), Some(_)) => builder.refuse(format!(
+                "{REDIS_DB_VAR} goes with a `host:port` {REDIS_URL_VAR}; a redis:// URL names its database itself (redis://host:port/db): unset {REDIS_DB_VAR}"
+            )),
+            (None, Some(_)) => builder.refuse(format!(
+                "{REDIS_DB_VAR} is set but {REDIS_URL_VAR} is not: set {REDIS_URL_VAR} to the server (host:port), or unset {REDIS_DB_VAR}"
+            )),
         }
+    }
+
+    /// Settings that cannot be used: [`build`](HubBuilder::build) says why.
+    fn refuse(mut self, reason: String) -> Self {
+        self.settings.refused = Some(reason);
+        self
+    }
+
+    /// Uses the Redis server at django-sse's `location` (`host:port`) and database `db`,
+    /// the seed's `REDIS_SSEQUEUE_CONNECTION_SETTINGS = {'location': 'localhost:6379',
+    /// 'db': 0}`: the same as `redis_url("redis://localhost:6379/0")`.
+    pub fn redis_location(self, location: &str, db: u32) -> Self {
+        self.redis_url(format!("redis://{location}/{db}"))
     }
 
     /// Uses the Redis server at `url` instead of the embedded broker:

@@ -32,7 +32,7 @@ pub(crate) use builder::Settings;
 pub use builder::{
     HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES, DEFAULT_HISTORY,
     DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
-    DEFAULT_REDIS_TIMEOUT, REDIS_URL_VAR,
+    DEFAULT_REDIS_TIMEOUT, REDIS_DB_VAR, REDIS_URL_VAR,
 };
 pub(crate) use follow::{Follow, Gone, Start};
 
@@ -114,6 +114,9 @@ impl Hub {
     }
 
     pub(crate) fn from_settings(settings: &Settings) -> Result<Hub, Error> {
+        if let Some(reason) = &settings.refused {
+            return Err(Error::Config(reason.clone()));
+        }
         let fanout = Arc::new(Fanout::new(settings.client_queue));
         let broker: Arc<dyn Broker> = match &settings.redis_url {
             Some(_) => Arc::new(redis::RedisBroker::new(&fanout, settings)?),

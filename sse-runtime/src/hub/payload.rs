@@ -1,8 +1,9 @@
 //! What travels on a Redis channel, so that programs in any language can publish.
 //!
-//! A payload is either plain text, which arrives as the event's data (so
-//! `redis-cli PUBLISH foo hello` sends data `hello`), or a JSON envelope, recognised by
-//! its `"$sse"` key, that sets the other fields:
+//! A payload is plain text, which arrives as the event's data (so
+//! `redis-cli PUBLISH foo hello` sends data `hello`); django-sse's own
+//! `json.dumps([event, data])`, which arrives as event `event` with data `data`; or a JSON
+//! envelope, recognised by its `"$sse"` key, that sets the other fields:
 //!
 //! ```json
 //! {"$sse": 1, "event": "myevent", "data": "mydata", "retry": 3000}
@@ -87,6 +88,11 @@ pub(crate) fn with_id(id: &str, rest: &str) -> String {
 
 /// The event a payload stands for, or why it stands for none.
 pub(crate) fn decode(payload: &[u8]) -> Result<Decoded, String> {
+    if payload.starts_with(b"[") {
+        if let Some(decoded) = from_seed(payload) {
+            return decoded;
+        }
+    }
     if payload.starts_with(b"{") {
         match serde_json::from_slice::<Envelope<'_>>(payload) {
             Ok(envelope) if envelope.version.is_some() => return from_envelope(envelope),
@@ -139,6 +145,26 @@ fn from_envelope(envelope: Envelope<'_>) -> Result<Decoded, String> {
         event = event.retry(Duration::from_millis(retry));
     }
     Ok(Decoded { event, id })
+}
+
+/// django-sse 0.4.1's own wire format: its `send_event(event, data, channel)` publishes
+/// `json.dumps([event, data])`. A JSON array of a string and one value is that event:
+/// the string names it, a string value is its data as it is, any other value its JSON
+/// text. `None` if the payload is not such an array (it is then plain text).
+fn from_seed(payload: &[u8]) -> Option<Result<Decoded, String>> {
+    let (name, data) = serde_json::from_slice::<(Cow<'_, str>, serde_json::Value)>(payload).ok()?;
+    let event = match Event::new().try_event(name) {
+        Ok(event) => event,
+        Err(error) => return Some(Err(format!("django-sse's [event, data]: {error}"))),
+    };
+    let data = match data {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    };
+    Some(Ok(Decoded {
+        event: event.data(data),
+        id: None,
+    }))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -196,6 +222,31 @@ mod tests {
         assert_eq!(event_of(b"hello"), Event::new().data("hello"));
         assert_eq!(event_of(b"{\"a\":1}"), Event::new().data("{\"a\":1}"));
         assert!(decode(b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn django_sse_payloads_are_their_event_and_data() {
+        // What Python's `json.dumps([event, data])` writes.
+        assert_eq!(
+            event_of(br#"["myevent", "mydata"]"#),
+            Event::new().event("myevent").data("mydata")
+        );
+        assert_eq!(
+            event_of(br#"["greeting", "h\u00e9llo\nw\u00f6rld"]"#),
+            Event::new().event("greeting").data("héllo\nwörld")
+        );
+        assert_eq!(
+            event_of(br#"["score", {"home": 2}]"#),
+            Event::new().event("score").data(r#"{"home":2}"#)
+        );
+        // A line break in the name would forge a field: refused, not sent.
+        assert!(decode(br#"["a\nid: 9", "x"]"#).is_err());
+        // Other arrays are plain text, as before.
+        assert_eq!(event_of(b"[1, 2, 3]"), Event::new().data("[1, 2, 3]"));
+        assert_eq!(
+            event_of(br#"["a", "b", "c"]"#),
+            Event::new().data(r#"["a", "b", "c"]"#)
+        );
     }
 
     #[test]
