@@ -218,7 +218,8 @@ pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
 pub use serve::{
     serve, serve_with_shutdown, shutdown_signal, Serve, WithGracefulShutdown,
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HEAD,
+    DEFAULT_WRITE_TIMEOUT,
 };
 /// Turns an `async fn` into a streaming route (a generator view), or a unit struct into
 /// the route of a channel (a channel view).

@@ -3,28 +3,33 @@
 //! hands the connection to hyper, with the bytes already read.
 
 use std::convert::Infallible;
-use std::future::poll_fn;
+use std::future::{poll_fn, ready, Ready};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 
 use axum::extract::{ConnectInfo, Request};
+use axum::http::header::HOST;
+use axum::http::Version;
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use axum::Router;
 use bytes::{Buf, Bytes};
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower_service::Service;
 
+use super::draining;
+use super::limits::Limits;
+use super::request::Refusal;
 use super::socket::{Inbound, Next};
 use super::write::{self, Written};
-use super::{draining, Timeouts};
 
 /// Serves the requests of `tcp` until the client leaves or, between two requests, `stop`
 /// turns true.
@@ -33,7 +38,7 @@ pub(super) async fn run(
     peer: SocketAddr,
     app: Router,
     mut stop: watch::Receiver<bool>,
-    timeouts: Timeouts,
+    limits: Limits,
 ) {
     let mut inbound = Inbound::default();
     loop {
@@ -42,25 +47,28 @@ pub(super) async fn run(
         let writing = {
             let (response, keep_alive) = {
                 let next = tokio::select! {
-                    next = inbound.next_request(&tcp) => next,
+                    next = inbound.next_request(&tcp, &limits) => next,
                     () = draining(&mut stop) => return,
                 };
-                let (mut request, keep_alive) = match next {
-                    Ok(Next::Simple(request, keep_alive)) => (request, keep_alive),
+                match next {
+                    Ok(Next::Simple(mut request, keep_alive)) => {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        (call(&app, *request).await, keep_alive)
+                    }
+                    Ok(Next::Refused(refusal)) => (refusal.response(), false),
                     Ok(Next::Other) => {
                         // Boxed: hyper's connection is larger than all the rest, and
                         // every connection's task would be sized for it.
                         let app = WithPeer { app, peer };
-                        return Box::pin(hand_to_hyper(tcp, inbound.into_bytes(), app, stop)).await;
+                        let pending = inbound.into_bytes();
+                        return Box::pin(hand_to_hyper(tcp, pending, app, stop, limits)).await;
                     }
                     Ok(Next::Closed) | Err(_) => return,
-                };
-                request.extensions_mut().insert(ConnectInfo(peer));
-                (call(&app, *request).await, keep_alive)
+                }
             };
             // Nor a buffer.
             inbound.shrink();
-            write::response(&tcp, response, keep_alive, &mut inbound, timeouts.write)
+            write::response(&tcp, response, keep_alive, &mut inbound, limits.write)
         };
         match writing.await {
             Written::KeepAlive => {}
@@ -78,18 +86,25 @@ async fn call(app: &Router, request: Request) -> Response {
     response
 }
 
-/// Lets hyper serve the rest of the connection, starting with the bytes in `pending`.
+/// Lets hyper serve the rest of the connection, starting with the bytes in `pending`,
+/// within the same limits on request heads.
 async fn hand_to_hyper(
     tcp: TcpStream,
     pending: Vec<u8>,
     app: WithPeer,
     mut stop: watch::Receiver<bool>,
+    limits: Limits,
 ) {
     let io = Replay {
         read: Bytes::from(pending),
         tcp,
     };
-    let mut connection = pin!(http1::Builder::new().serve_connection(TokioIo::new(io), app));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header)
+        .max_header_size(limits.max_head);
+    let mut connection = pin!(builder.serve_connection(TokioIo::new(io), app));
     tokio::select! {
         _ = connection.as_mut() => {}
         () = draining(&mut stop) => {
@@ -108,13 +123,17 @@ struct WithPeer {
 impl hyper::service::Service<Request<Incoming>> for WithPeer {
     type Response = Response;
     type Error = Infallible;
-    type Future = RouteFuture<Infallible>;
+    type Future = Either<Ready<Result<Response, Infallible>>, RouteFuture<Infallible>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        // RFC 9112 §3.2, which hyper leaves to the service.
+        if request.version() == Version::HTTP_11 && !request.headers().contains_key(HOST) {
+            return Either::Left(ready(Ok(Refusal::NoHost.response())));
+        }
         request.extensions_mut().insert(ConnectInfo(self.peer));
         // A router is always ready, and each call works on a clone, as hyper-util's
         // adapter does.
-        self.app.clone().call(request)
+        Either::Right(self.app.clone().call(request))
     }
 }
 

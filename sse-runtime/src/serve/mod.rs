@@ -23,7 +23,10 @@
 //! `retry:` spread over a few seconds, so their clients do not all come back in the same
 //! instant), requests in flight get [`Serve::drain_timeout`] to finish, and whatever is
 //! still open then (a client that stopped reading, a half-sent body) is closed. A stream
-//! whose client reads nothing for [`Serve::write_timeout`] is closed at any time.
+//! whose client reads nothing for [`Serve::write_timeout`] is closed at any time. A
+//! request head has [`Serve::header_timeout`] and [`Serve::max_head`], a connection with
+//! no request [`Serve::idle_timeout`] (`limits.rs` has the defaults beside hyper's and
+//! nginx's), and an HTTP/1.1 request without `Host` is answered `400` (RFC 9112 §3.2).
 //!
 //! HTTP/2 is left to `axum::serve`: event streams are HTTP/1.1 traffic in practice (a
 //! browser's `EventSource` over HTTP/2 goes through a proxy that speaks HTTP/1.1
@@ -45,16 +48,16 @@ use tokio::task::AbortHandle;
 mod connection;
 mod encode;
 mod head;
+mod limits;
 mod request;
 mod socket;
 mod write;
 
-/// How long requests in flight get to finish after a shutdown signal, by default.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long a client may read nothing of a response before its connection is closed, by
-/// default: nginx's `send_timeout`.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+use limits::Limits;
+pub use limits::{
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HEAD,
+    DEFAULT_WRITE_TIMEOUT,
+};
 
 /// Serves `app` on `listener`: `.await` it to serve until the process ends, or give it
 /// a shutdown signal first.
@@ -71,10 +74,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
     Serve {
         listener,
         app,
-        timeouts: Timeouts {
-            drain: DEFAULT_DRAIN_TIMEOUT,
-            write: DEFAULT_WRITE_TIMEOUT,
-        },
+        limits: Limits::default(),
     }
 }
 
@@ -136,21 +136,14 @@ pub async fn shutdown_signal() {
 pub struct Serve {
     listener: TcpListener,
     app: Router,
-    timeouts: Timeouts,
-}
-
-/// The time limits of a server.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Timeouts {
-    drain: Duration,
-    pub(crate) write: Duration,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Serve {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Serve")
             .field("listener", &self.listener)
-            .field("timeouts", &self.timeouts)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -159,7 +152,30 @@ impl Serve {
     /// How long requests in flight get to finish once the shutdown signal came (default
     /// [`DEFAULT_DRAIN_TIMEOUT`]); then every connection still open is closed.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.drain = timeout;
+        self.limits.drain = timeout;
+        self
+    }
+
+    /// How long a request head may take from its first byte to its end (default
+    /// [`DEFAULT_HEADER_TIMEOUT`]); a slower one is answered `408` and its connection
+    /// closed, so that a client sending a byte now and then holds nothing for long.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header = timeout;
+        self
+    }
+
+    /// How long a connection may stay open with no request under way, before its first
+    /// or between two (default [`DEFAULT_IDLE_TIMEOUT`]). An open stream is a request
+    /// under way: this never ends one.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle = timeout;
+        self
+    }
+
+    /// The largest request head taken, in bytes (default [`DEFAULT_MAX_HEAD`]); a
+    /// larger one is answered `431` as soon as it has grown past it.
+    pub fn max_head(mut self, bytes: usize) -> Self {
+        self.limits.max_head = bytes;
         self
     }
 
@@ -167,7 +183,7 @@ impl Serve {
     /// closed (default [`DEFAULT_WRITE_TIMEOUT`]): a stream whose client stopped reading
     /// costs nothing after that.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.write = timeout;
+        self.limits.write = timeout;
         self
     }
 
@@ -221,7 +237,7 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
     let Serve {
         listener,
         app,
-        timeouts,
+        limits,
     } = serve;
     let (draining, stopping) = watch::channel(false);
     // Every connection holds a sender; when the last is dropped, all are closed.
@@ -248,7 +264,7 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
         let stopping = stopping.clone();
         let open = open.clone();
         connections.spawn(|key, connections| async move {
-            connection::run(tcp, peer, app, stopping, timeouts).await;
+            connection::run(tcp, peer, app, stopping, limits).await;
             connections.forget(key);
             drop(open);
         });
@@ -257,12 +273,12 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
     crate::shutdown();
     let _ = draining.send(true);
     drop(open);
-    if tokio::time::timeout(timeouts.drain, all_closed.recv())
+    if tokio::time::timeout(limits.drain, all_closed.recv())
         .await
         .is_err()
     {
         tracing::info!(
-            drain = ?timeouts.drain,
+            drain = ?limits.drain,
             "connections still open after the drain timeout are closed"
         );
         connections.abort_all();

@@ -1,13 +1,47 @@
 //! Reading a request head off the connection, and deciding who answers it.
 
 use axum::body::Body;
-use axum::http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
+use axum::response::{IntoResponse, Response};
 
-/// The longest request head answered here; a longer one goes to hyper, which answers
-/// `431`.
-pub(super) const MAX_HEAD: usize = 16 * 1024;
+/// The most bytes a client may send ahead (a pipelined request) while a response
+/// streams.
+pub(super) const MAX_AHEAD: usize = 16 * 1024;
+/// More headers than this go to hyper, which takes up to 100.
 const MAX_HEADERS: usize = 64;
+
+/// A request refused before the app sees it; its connection is closed after the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The head grew past the server's `max_head`.
+    TooLarge,
+    /// HTTP/1.1 without `Host` (RFC 9112 §3.2).
+    NoHost,
+    /// The head was not whole within the header timeout.
+    TimedOut,
+}
+
+impl Refusal {
+    /// The answer: its status and a line that says why.
+    pub(super) fn response(self) -> Response {
+        let (status, reason) = match self {
+            Refusal::TooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "the request head is larger than this server takes\n",
+            ),
+            Refusal::NoHost => (
+                StatusCode::BAD_REQUEST,
+                "an HTTP/1.1 request needs a Host header (RFC 9112, section 3.2)\n",
+            ),
+            Refusal::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                "the request head did not arrive within the header timeout\n",
+            ),
+        };
+        (status, reason).into_response()
+    }
+}
 
 /// What the bytes read so far hold.
 pub(super) enum Parsed {
@@ -21,33 +55,38 @@ pub(super) enum Parsed {
         keep_alive: bool,
         len: usize,
     },
-    /// Anything else (another method, a body, an upgrade, HTTP/1.0, a malformed or
-    /// oversized head): hyper answers it and the rest of the connection.
+    /// Anything else (another method, a body, an upgrade, HTTP/1.0, a malformed head,
+    /// many headers): hyper answers it and the rest of the connection.
     Other,
+    /// Refused here, whatever it is.
+    Refused(Refusal),
 }
 
-/// Parses the head at the start of `bytes`.
-pub(super) fn parse(bytes: &[u8]) -> Parsed {
+/// Parses the head at the start of `bytes`; a head longer than `max_head`, whole or
+/// not, is refused.
+pub(super) fn parse(bytes: &[u8], max_head: usize) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut headers);
     let len = match head.parse(bytes) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD => return Parsed::Partial,
-        _ => return Parsed::Other,
+        Ok(httparse::Status::Complete(len)) if len <= max_head => len,
+        Ok(httparse::Status::Partial) if bytes.len() <= max_head => return Parsed::Partial,
+        Ok(_) => return Parsed::Refused(Refusal::TooLarge),
+        Err(_) => return Parsed::Other,
     };
     match simple(&head) {
-        Some((request, keep_alive)) => Parsed::Simple {
+        Some(Ok((request, keep_alive))) => Parsed::Simple {
             request: Box::new(request),
             keep_alive,
             len,
         },
+        Some(Err(refusal)) => Parsed::Refused(refusal),
         None => Parsed::Other,
     }
 }
 
 /// The request, if it is one answered here, and whether the connection stays open
-/// after its response.
-fn simple(head: &httparse::Request<'_, '_>) -> Option<(Request<Body>, bool)> {
+/// after its response; or why it is refused.
+fn simple(head: &httparse::Request<'_, '_>) -> Option<Result<(Request<Body>, bool), Refusal>> {
     if head.method != Some("GET") || head.version != Some(1) {
         return None;
     }
@@ -66,12 +105,15 @@ fn simple(head: &httparse::Request<'_, '_>) -> Option<(Request<Body>, bool)> {
         }
         headers.append(name, value);
     }
+    if !headers.contains_key(HOST) {
+        return Some(Err(Refusal::NoHost));
+    }
     let mut request = Request::new(Body::empty());
     *request.method_mut() = Method::GET;
     *request.uri_mut() = uri;
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
-    Some((request, keep_alive))
+    Some(Ok((request, keep_alive)))
 }
 
 /// Whether a comma-separated header value lists `token`, in any case.
@@ -86,8 +128,10 @@ pub(super) fn has_token(value: &HeaderValue, token: &str) -> bool {
 mod tests {
     use super::*;
 
+    const MAX: usize = 64 * 1024;
+
     fn simple_request(head: &str) -> (Request<Body>, bool, usize) {
-        match parse(head.as_bytes()) {
+        match parse(head.as_bytes(), MAX) {
             Parsed::Simple {
                 request,
                 keep_alive,
@@ -95,6 +139,7 @@ mod tests {
             } => (*request, keep_alive, len),
             Parsed::Partial => panic!("partial: {head:?}"),
             Parsed::Other => panic!("other: {head:?}"),
+            Parsed::Refused(refusal) => panic!("{refusal:?}: {head:?}"),
         }
     }
 
@@ -111,15 +156,19 @@ mod tests {
     #[test]
     fn connection_close_ends_the_connection_after_the_response() {
         let (_, keep_alive, _) =
-            simple_request("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n");
+            simple_request("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n");
         assert!(!keep_alive);
-        let (_, keep_alive, _) = simple_request("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+        let (_, keep_alive, _) =
+            simple_request("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
         assert!(keep_alive);
     }
 
     #[test]
     fn half_a_head_waits_for_more() {
-        assert!(matches!(parse(b"GET / HTTP/1.1\r\nHost"), Parsed::Partial));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost", MAX),
+            Parsed::Partial
+        ));
     }
 
     #[test]
@@ -135,12 +184,38 @@ mod tests {
             "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
             "NONSENSE\r\n\r\n",
         ] {
-            assert!(matches!(parse(head.as_bytes()), Parsed::Other), "{head:?}");
+            assert!(
+                matches!(parse(head.as_bytes(), MAX), Parsed::Other),
+                "{head:?}"
+            );
         }
-        let huge = format!("GET / HTTP/1.1\r\nX: {}", "y".repeat(MAX_HEAD));
-        assert!(matches!(parse(huge.as_bytes()), Parsed::Other));
         let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: 1\r\n")).collect();
         let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
-        assert!(matches!(parse(many.as_bytes()), Parsed::Other));
+        assert!(matches!(parse(many.as_bytes(), MAX), Parsed::Other));
+    }
+
+    #[test]
+    fn a_head_past_the_maximum_is_refused_whole_or_not() {
+        let refused = |bytes: &str| parse(bytes.as_bytes(), 1024);
+        let long = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}", "y".repeat(1024));
+        assert!(matches!(refused(&long), Parsed::Refused(Refusal::TooLarge)));
+        let whole = format!("{long}\r\n\r\n");
+        assert!(matches!(
+            refused(&whole),
+            Parsed::Refused(Refusal::TooLarge)
+        ));
+        let post = format!("POST / HTTP/1.1\r\nX: {}\r\n\r\n", "y".repeat(1024));
+        assert!(matches!(refused(&post), Parsed::Refused(Refusal::TooLarge)));
+        let within = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+            "y".repeat(900)
+        );
+        assert!(matches!(refused(&within), Parsed::Simple { .. }));
+    }
+
+    #[test]
+    fn a_get_without_host_is_refused() {
+        let parsed = parse(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", MAX);
+        assert!(matches!(parsed, Parsed::Refused(Refusal::NoHost)));
     }
 }

@@ -14,7 +14,8 @@ use bytes::Buf;
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::request::{self, Parsed, MAX_HEAD};
+use super::limits::Limits;
+use super::request::{self, Parsed, Refusal, MAX_AHEAD};
 
 /// The bytes read from a connection and not answered yet: a request head, the start of
 /// one, or requests pipelined behind a response.
@@ -29,17 +30,27 @@ pub(super) enum Next {
     Simple(Box<Request>, bool),
     /// Anything else: hyper answers it and the rest of the connection.
     Other,
-    /// The client closed the connection.
+    /// Refused before the app sees it: answered, then the connection is closed.
+    Refused(Refusal),
+    /// The client closed the connection, or started no request within the idle timeout.
     Closed,
 }
 
 impl Inbound {
-    /// Reads until the bytes start with a whole request head, and takes it off.
-    pub(super) async fn next_request(&mut self, tcp: &TcpStream) -> io::Result<Next> {
+    /// Reads until the bytes start with a whole request head, and takes it off; within
+    /// the idle timeout until its first byte, and the header timeout from it.
+    pub(super) async fn next_request(
+        &mut self,
+        tcp: &TcpStream,
+        limits: &Limits,
+    ) -> io::Result<Next> {
         let pending = &mut self.bytes;
+        // The timer runs only while the client keeps the server waiting; whether it is the
+        // header timer (a head has started) or the idle one.
+        let mut waiting: Option<(bool, Pin<Box<Sleep>>)> = None;
         poll_fn(|cx| loop {
             if !pending.is_empty() {
-                match request::parse(pending) {
+                match request::parse(pending, limits.max_head) {
                     Parsed::Partial => {}
                     Parsed::Simple {
                         request,
@@ -50,9 +61,26 @@ impl Inbound {
                         return Poll::Ready(Ok(Next::Simple(request, keep_alive)));
                     }
                     Parsed::Other => return Poll::Ready(Ok(Next::Other)),
+                    Parsed::Refused(refusal) => return Poll::Ready(Ok(Next::Refused(refusal))),
                 }
             }
-            ready!(tcp.poll_read_ready(cx))?;
+            if tcp.poll_read_ready(cx)?.is_pending() {
+                let started = !pending.is_empty();
+                if waiting
+                    .as_ref()
+                    .is_none_or(|(header, _)| *header != started)
+                {
+                    let wait = if started { limits.header } else { limits.idle };
+                    waiting = Some((started, Box::pin(tokio::time::sleep(wait))));
+                }
+                if let Some((_, timer)) = &mut waiting {
+                    ready!(timer.as_mut().poll(cx));
+                }
+                return Poll::Ready(Ok(match started {
+                    true => Next::Refused(Refusal::TimedOut),
+                    false => Next::Closed,
+                }));
+            }
             pending.reserve(1024);
             match tcp.try_read_buf(pending) {
                 Ok(0) => return Poll::Ready(Ok(Next::Closed)),
@@ -87,7 +115,7 @@ impl Inbound {
             let mut chunk = [0u8; 512];
             match tcp.try_read(&mut chunk) {
                 Ok(0) => return Poll::Ready(()),
-                Ok(read) if pending.len() + read > MAX_HEAD => return Poll::Ready(()),
+                Ok(read) if pending.len() + read > MAX_AHEAD => return Poll::Ready(()),
                 Ok(read) => pending.extend_from_slice(&chunk[..read]),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => return Poll::Ready(()),
