@@ -101,6 +101,17 @@ impl RedisServer {
         }
     }
 
+    /// How many connections the server has accepted since it started, this reading's own
+    /// included: between two readings, the connections others opened, plus one (the
+    /// later reading). An oracle of its own: Redis counts them, not the code under test.
+    pub fn connections_received(&self) -> u64 {
+        self.text(&["INFO", "stats"])
+            .lines()
+            .find_map(|line| line.strip_prefix("total_connections_received:"))
+            .and_then(|count| count.trim().parse().ok())
+            .expect("INFO stats has total_connections_received")
+    }
+
     /// How many connections the server has, apart from the one asking.
     pub fn connections(&self) -> usize {
         self.text(&["CLIENT", "LIST"]).lines().count() - 1

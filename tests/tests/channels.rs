@@ -71,6 +71,10 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
             "one subscriber connection for 500 clients"
         );
     }
+    let received_before = backend
+        .redis
+        .as_ref()
+        .map(RedisServer::connections_received);
     for k in 0..EVENTS {
         for room in 0..CHANNELS {
             hub.send_event("say", format!("r{room}:{k}"), &format!("room:r{room}"))
@@ -78,7 +82,14 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
                 .expect("sent");
         }
     }
-    if let Some(redis) = &backend.redis {
+    if let (Some(redis), Some(before)) = (&backend.redis, received_before) {
+        // Counted by Redis, so that a connection opened and closed per send shows.
+        let opened = redis.connections_received() - before - 1;
+        assert!(
+            opened <= 1,
+            "{opened} connections opened to send {} events: the command connection, once",
+            EVENTS * CHANNELS
+        );
         assert_eq!(
             redis.connections(),
             2,

@@ -1,0 +1,156 @@
+//! The gap a hub's subscriber leaves when Redis cuts it off: events another process
+//! sends meanwhile, on several channels, reach the hub's clients once it is back, each
+//! once and in order. Only the hub's subscriber is cut (`CLIENT KILL`), and Redis is
+//! told to refuse new connections for a while (`maxclients`), so that the gap is long
+//! and certain rather than a race: the test sees it open (`PUBSUB NUMSUB` is 0) before
+//! it sends into it.
+
+use std::time::{Duration, Instant};
+
+use axum::{Extension, Router};
+use futures_util::future::join_all;
+use sse_runtime::prelude::*;
+use tests::redis_server::RedisServer;
+use tests::{serve, take_events_within, Client};
+
+/// A channel per room, with a short keep-alive so that the streams show they are alive.
+#[sse_view("/live/{room}", channel = "room:{room}", keep_alive = Duration::from_millis(200))]
+pub struct Live;
+
+const ROOMS: usize = 3;
+const CLIENTS_PER_ROOM: usize = 2;
+/// Sent into the gap, to each room.
+const IN_THE_GAP: usize = 20;
+
+/// The `CLIENT LIST` id of the connection subscribed to something: the listening hub's.
+fn subscriber_id(admin: &mut redis::Connection) -> Option<String> {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(admin).ok()?;
+    list.lines()
+        .find(|line| {
+            line.split(' ')
+                .any(|field| field.starts_with("sub=") && field != "sub=0")
+        })
+        .and_then(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
+        .map(str::to_owned)
+}
+
+fn numsub(admin: &mut redis::Connection, channel: &str) -> i64 {
+    let (_, count): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query(admin)
+        .expect("PUBSUB NUMSUB");
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it_is_back() {
+    let redis = RedisServer::start();
+    // The test's own connection, opened before Redis refuses new ones.
+    let mut admin = redis::Client::open(redis.url())
+        .and_then(|client| client.get_connection())
+        .expect("an admin connection");
+    let listening = Hub::redis(&redis.url()).unwrap();
+    let sending = Hub::redis(&redis.url()).unwrap();
+    let app: Router = sse_routes![Live].layer(Extension(listening.clone()));
+    let addr = serve(app).await;
+    let clients = join_all((0..ROOMS * CLIENTS_PER_ROOM).map(|n| async move {
+        let room = n % ROOMS;
+        (
+            room,
+            Client::get(addr, &format!("/live/{room}"), &[])
+                .await
+                .events(),
+        )
+    }))
+    .await;
+    // Before the gap, one event a room: each channel has a position its clients hold,
+    // and the sending hub has its connection.
+    for room in 0..ROOMS {
+        sending
+            .send_event("n", "before", &format!("room:{room}"))
+            .await
+            .unwrap();
+    }
+    let mut streams = Vec::new();
+    for (room, mut events) in clients {
+        let got = take_events_within(&mut events, 1, Duration::from_secs(5)).await;
+        assert_eq!(got[0].data, "before", "room {room}");
+        streams.push((room, events));
+    }
+
+    // Cut the listening hub's subscriber off, and keep it off: Redis takes no new
+    // connection while it has as many as it has now.
+    let connected: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
+    let connected: i64 = connected
+        .lines()
+        .find_map(|line| line.strip_prefix("connected_clients:"))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("connected_clients");
+    let id = subscriber_id(&mut admin).expect("the listening hub's subscriber");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg(connected - 1)
+        .query(&mut admin)
+        .unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&id)
+        .query(&mut admin)
+        .unwrap();
+    for room in 0..ROOMS {
+        assert_eq!(
+            numsub(&mut admin, &format!("room:{room}")),
+            0,
+            "the gap is open"
+        );
+    }
+
+    // Another process sends into the gap, on every channel.
+    for k in 0..IN_THE_GAP {
+        for room in 0..ROOMS {
+            sending
+                .send_event("n", k.to_string(), &format!("room:{room}"))
+                .await
+                .expect("the sending hub's connection is untouched");
+        }
+    }
+    for room in 0..ROOMS {
+        assert_eq!(
+            numsub(&mut admin, &format!("room:{room}")),
+            0,
+            "still in the gap"
+        );
+    }
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg(10_000)
+        .query(&mut admin)
+        .unwrap();
+    // Back: it resubscribes, and an event after the gap follows what was in it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (0..ROOMS).any(|room| numsub(&mut admin, &format!("room:{room}")) < 1) {
+        assert!(Instant::now() < deadline, "the hub resubscribes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for room in 0..ROOMS {
+        sending
+            .send_event("n", "after", &format!("room:{room}"))
+            .await
+            .unwrap();
+    }
+
+    for (room, mut events) in streams {
+        let got = take_events_within(&mut events, IN_THE_GAP + 1, Duration::from_secs(15)).await;
+        let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+        let mut expected: Vec<String> = (0..IN_THE_GAP).map(|k| k.to_string()).collect();
+        expected.push("after".into());
+        assert_eq!(
+            data, expected,
+            "room {room}: the gap, filled, each once, in order"
+        );
+    }
+}
