@@ -8,6 +8,7 @@
 //! curl -N http://127.0.0.1:3000/rooms/lobby/events
 //! curl -H 'content-type: application/json' -d '{"name":"ann","text":"hi"}' \
 //!      http://127.0.0.1:3000/rooms/lobby/messages
+//! curl http://127.0.0.1:3000/metrics      # open streams, events delivered, ...
 //! ```
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::Json;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use serde::{Deserialize, Serialize};
 use sse_runtime::prelude::*;
 
@@ -58,8 +60,18 @@ async fn post_message(
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The crate's figures (open streams, events delivered, ...) in Prometheus's text
+    // format at `GET /metrics`; installed before serving.
+    let metrics = match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(error) => {
+            eprintln!("cannot record metrics: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let app: axum::Router = sse_routes![RoomEvents]
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/rooms/{room}/messages", post(post_message));
+        .route("/rooms/{room}/messages", post(post_message))
+        .route("/metrics", get(move || async move { metrics.render() }));
     common::serve(app, "chat at http://{addr}/ ; or curl -N http://{addr}/rooms/lobby/events and post with curl -H 'content-type: application/json' -d '{\"name\":\"ann\",\"text\":\"hi\"}' http://{addr}/rooms/lobby/messages").await
 }

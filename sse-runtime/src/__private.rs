@@ -46,6 +46,7 @@ where
 {
     ViewResponse::new(
         options
+            .of_view(view)
             .with_frames(Generator::new(view, body))
             .into_response(),
     )

@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::event::{encode_message, Event};
+use crate::telemetry;
 
 /// The buffer of one client's stream, handed to a view as `sse: &mut Sse`.
 ///
@@ -24,6 +25,8 @@ use crate::event::{encode_message, Event};
 pub struct Sse {
     buffer: BytesMut,
     outbox: Outbox,
+    /// Events buffered since the last hand-over, for `sse_events_delivered_total`.
+    events: u32,
 }
 
 /// Where a flushed frame waits for the response to take it.
@@ -65,6 +68,7 @@ impl Sse {
         Self {
             buffer: BytesMut::new(),
             outbox,
+            events: 0,
         }
     }
 
@@ -81,12 +85,21 @@ impl Sse {
 
     /// Buffers an event with a name and data, or fails if the name holds CR or LF.
     pub fn try_add_message(&mut self, event: &str, data: &str) -> Result<(), Error> {
-        encode_message(&mut self.buffer, event, data)
+        encode_message(&mut self.buffer, event, data)?;
+        self.events += 1;
+        Ok(())
     }
 
     /// Buffers an event with every field it sets.
     pub fn add_event(&mut self, event: &Event) {
         event.encode_into(&mut self.buffer);
+        self.events += 1;
+    }
+
+    /// Hands what is buffered to the response.
+    fn hand_over(&mut self) {
+        self.outbox.put(self.buffer.split().freeze());
+        telemetry::delivered(u64::from(std::mem::take(&mut self.events)));
     }
 
     /// Buffers a typed event (see [`SseEvent`](crate::SseEvent)); fails, buffering
@@ -168,7 +181,7 @@ impl Drop for Sse {
     /// What a view buffered but did not flush before it returned still goes out.
     fn drop(&mut self) {
         if !self.buffer.is_empty() {
-            self.outbox.put(self.buffer.split().freeze());
+            self.hand_over();
         }
     }
 }
@@ -191,8 +204,7 @@ impl Future for Flush<'_> {
             if self.sse.buffer.is_empty() {
                 return Poll::Ready(());
             }
-            let frame = self.sse.buffer.split().freeze();
-            self.sse.outbox.put(frame);
+            self.sse.hand_over();
             self.handed_over = true;
         }
         // The response that polls this view takes the frame as soon as the view yields,

@@ -77,6 +77,25 @@
 //! helpers add events, or to [`Sse::finish`]; prefer a stream when each step makes one
 //! event or when a `Stream` is what you already have.
 //!
+//! # Metrics
+//!
+//! The crate reports what it does through the [`metrics`](https://docs.rs/metrics)
+//! facade. Nothing is recorded unless the application installs a recorder (e.g.
+//! `metrics-exporter-prometheus`, as the `chat` example does at `GET /metrics`); without
+//! one each report costs a load of the global recorder and nothing else. Install it
+//! before serving.
+//!
+//! | name | kind | labels | what |
+//! |---|---|---|---|
+//! | `sse_streams_open` | gauge | `view` | streams open now (`sse_response` for a hand-made `SseResponse`) |
+//! | `sse_streams_refused_total` | counter | `reason`: `limit`, `shutdown` | streams answered `503` |
+//! | `sse_events_delivered_total` | counter | | events handed to clients' responses (one per client an event reaches) |
+//! | `sse_clients_cut_off_total` | counter | | clients of a channel that fell more than their queue behind |
+//! | `sse_resumes_total` | counter | `outcome`: `history`, `reset` | reconnections with a `Last-Event-ID`: served from history, or told to reset |
+//! | `sse_broker_connected` | gauge | | Redis hub: 1 while its subscriber is connected, 0 while it reconnects |
+//! | `sse_broker_reconnects_total` | counter | | Redis hub: times its subscriber was lost |
+//! | `sse_send_errors_total` | counter | `kind`: `redis`, `outcome_unknown`, `too_large`, `bad_channel`, `line_break`, `json`, `config`, `other` | sends that failed |
+//!
 //! # Mounting views
 //!
 //! `sse_routes![a, b, module::c, "/path" => d]` builds an `axum::Router<S>` with each view
@@ -197,6 +216,7 @@ mod response;
 mod serve;
 mod stream_view;
 mod streams;
+mod telemetry;
 mod typed_channel;
 mod typed_event;
 mod yielder;

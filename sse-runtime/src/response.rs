@@ -42,6 +42,8 @@ pub struct SseResponse<S> {
     frames: S,
     keep_alive: Option<KeepAlive>,
     retry: Option<Duration>,
+    /// What its stream is counted as in `sse_streams_open`.
+    view: &'static str,
 }
 
 impl<S> SseResponse<S> {
@@ -51,6 +53,7 @@ impl<S> SseResponse<S> {
             frames,
             keep_alive: Some(KeepAlive::default()),
             retry: None,
+            view: "sse_response",
         }
     }
 
@@ -73,7 +76,14 @@ impl<S> SseResponse<S> {
             frames,
             keep_alive: self.keep_alive,
             retry: self.retry,
+            view: self.view,
         }
+    }
+
+    /// The same response, counted as a stream of `view` (`sse_streams_open`).
+    pub(crate) fn of_view(mut self, view: &'static str) -> Self {
+        self.view = view;
+        self
     }
 }
 
@@ -82,7 +92,7 @@ where
     S: Stream<Item = Bytes> + Send + 'static,
 {
     fn into_response(self) -> Response {
-        match Registration::open() {
+        match Registration::open(self.view) {
             Ok(registration) => self.into_registered_response(registration),
             Err(refused) => refusal(refused),
         }

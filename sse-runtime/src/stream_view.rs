@@ -15,6 +15,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use crate::generator::ViewResponse;
+use crate::telemetry;
 use crate::{Event, SseEvent, SseResponse};
 
 /// What a stream view's stream may yield: an [`Event`], a typed event (see
@@ -56,7 +57,7 @@ where
         start: Some(stream),
         stream: None,
     };
-    ViewResponse::new(options.with_frames(frames).into_response())
+    ViewResponse::new(options.of_view(view).with_frames(frames).into_response())
 }
 
 pin_project! {
@@ -90,7 +91,10 @@ where
         };
         let item = ready!(stream.poll_next(cx));
         match item.map(StreamItem::encode) {
-            Some(Ok(frame)) => Poll::Ready(Some(frame)),
+            Some(Ok(frame)) => {
+                telemetry::delivered(1);
+                Poll::Ready(Some(frame))
+            }
             Some(Err(error)) => {
                 tracing::error!(view = *this.view, %error, "the view ended its stream with an error");
                 this.stream.set(None);

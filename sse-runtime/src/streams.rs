@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 
+use crate::telemetry;
+
 /// Ends every open stream of the process now, and refuses new ones with
 /// `503 Service Unavailable`: call it when a graceful shutdown begins, so that
 /// `axum::serve(..).with_graceful_shutdown(..)` does not wait for streams that never
@@ -105,6 +107,8 @@ pub(crate) enum Refused {
 pub(crate) struct Registration {
     key: u64,
     stream: Arc<Entry>,
+    /// The view the stream is of, for `sse_streams_open`.
+    view: &'static str,
 }
 
 impl std::fmt::Debug for Entry {
@@ -116,20 +120,23 @@ impl std::fmt::Debug for Entry {
 }
 
 impl Registration {
-    /// Registers a new stream, unless the process is shutting down or full.
-    pub(crate) fn open() -> Result<Registration, Refused> {
+    /// Registers a new stream of `view`, unless the process is shutting down or full.
+    pub(crate) fn open(view: &'static str) -> Result<Registration, Refused> {
         let registry = registry();
         if registry.shut.load(Ordering::SeqCst) {
+            telemetry::refused(false);
             return Err(Refused::ShuttingDown);
         }
         let mut streams = registry.streams();
         if streams.len() >= registry.limit.load(Ordering::SeqCst) {
+            telemetry::refused(true);
             return Err(Refused::Full);
         }
         let key = registry.next_key.fetch_add(1, Ordering::Relaxed) as u64;
         let stream = Arc::new(Entry::default());
         streams.insert(key, stream.clone());
-        Ok(Registration { key, stream })
+        telemetry::stream(view, true);
+        Ok(Registration { key, stream, view })
     }
 
     /// Whether the stream must end.
@@ -152,6 +159,7 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         registry().streams().remove(&self.key);
+        telemetry::stream(self.view, false);
     }
 }
 

@@ -250,3 +250,99 @@ async fn typed_rooms_hear_typed_events_and_a_countdown_resumes() {
         "resumed after the last id: {resumed}"
     );
 }
+
+/// The value of `series` (a name and its labels, as Prometheus writes them) in the
+/// chat's `GET /metrics`, 0 if it is not there yet.
+async fn metric(addr: &str, series: &str) -> f64 {
+    let (page, _) = get(
+        addr,
+        "/metrics",
+        "connection: close\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().expect("a number"))
+}
+
+/// Waits until `series` reads `expected`, for at most 5 s.
+async fn metric_becomes(addr: &str, series: &str, expected: f64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = metric(addr, series).await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} is {value}, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_chats_metrics_say_what_happened() {
+    let chat = Example::start("chat");
+    let addr = chat.addr.as_str();
+    let socket: std::net::SocketAddr = addr.parse().unwrap();
+    let open = r#"sse_streams_open{view="RoomEvents"}"#;
+    let mut lobby = Vec::new();
+    for _ in 0..5 {
+        lobby.push(
+            tests::Client::get(socket, "/rooms/lobby/events", &[])
+                .await
+                .events(),
+        );
+    }
+    let kitchen = tests::Client::get(socket, "/rooms/kitchen/events", &[]).await;
+    metric_becomes(addr, open, 6.0).await;
+
+    for n in 0..3 {
+        let body = format!(r#"{{"name":"ann","text":"hi {n}"}}"#);
+        let sent = post_json(addr, "/rooms/lobby/messages", &body).await;
+        assert_eq!(sent, "HTTP/1.1 204 No Content");
+    }
+    let mut last_id = String::new();
+    for events in &mut lobby {
+        let got = tests::take_events(events, 3).await;
+        last_id = got[2].id.clone();
+    }
+    // Three events, each to the five clients of the lobby.
+    metric_becomes(addr, "sse_events_delivered_total", 15.0).await;
+
+    // A room name the hub refuses: the send fails, by kind.
+    let refused = post_json(
+        addr,
+        "/rooms/a%20b/messages",
+        r#"{"name":"ann","text":"hi"}"#,
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    metric_becomes(addr, r#"sse_send_errors_total{kind="bad_channel"}"#, 1.0).await;
+
+    // A client that comes back with its last id resumes from history; one with an id the
+    // hub never gave is told to reset.
+    let id_header = format!("last-event-id: {last_id}\r\n");
+    let _ = get(
+        addr,
+        "/rooms/lobby/events",
+        &id_header,
+        Duration::from_millis(200),
+    )
+    .await;
+    metric_becomes(addr, r#"sse_resumes_total{outcome="history"}"#, 1.0).await;
+    let _ = get(
+        addr,
+        "/rooms/lobby/events",
+        "last-event-id: 7\r\n",
+        Duration::from_millis(200),
+    )
+    .await;
+    metric_becomes(addr, r#"sse_resumes_total{outcome="reset"}"#, 1.0).await;
+
+    drop(lobby);
+    drop(kitchen);
+    metric_becomes(addr, open, 0.0).await;
+}

@@ -81,7 +81,7 @@ where
     fn call(self, request: Request, state: S) -> Self::Future {
         Box::pin(async move {
             // Before anything a refusal would waste: a subscription, a history read.
-            let registration = match Registration::open() {
+            let registration = match Registration::open(V::VIEW) {
                 Ok(registration) => registration,
                 Err(refused) => return refusal(refused),
             };

@@ -12,6 +12,7 @@ use crate::generator::Generator;
 use crate::hub::{Gone, Hub, Start};
 use crate::response::SseResponse;
 use crate::streams::Registration;
+use crate::telemetry;
 
 /// The event a client gets when it resumes from an id the history does not hold: it
 /// must reload whatever it built from the events, then it gets the live stream.
@@ -31,8 +32,10 @@ pub(super) async fn stream_channel(
     let (start, mut follow) = hub.follow(channel, last_event_id.as_deref()).await;
     let frames = Generator::new(view, move |mut sse| async move {
         match start {
-            Start::Live | Start::Resumed => {}
+            Start::Live => {}
+            Start::Resumed => telemetry::resumed(true),
             Start::Reset(last) => {
+                telemetry::resumed(false);
                 let reset = Event::new().event(RESET_EVENT).data(format!(
                     "the events after {last:.64} are no longer kept: reload, then follow the live stream"
                 ));
@@ -45,6 +48,9 @@ pub(super) async fn stream_channel(
             }
         }
         let gone = |gone: Gone| {
+            if gone.fell_behind() {
+                telemetry::cut_off();
+            }
             tracing::debug!(view, %gone, "a channel stream ended; the client resumes from its last id");
         };
         let mut batch = Vec::new();
@@ -70,6 +76,7 @@ pub(super) async fn stream_channel(
                 }
             }
             busy_until = now + BUSY;
+            telemetry::delivered(batch.len() as u64);
             match &batch[..] {
                 // A lone event goes out without a copy.
                 [one] => sse.send_encoded(one.bytes.clone()).await,

@@ -226,6 +226,13 @@ pub(crate) enum Gone {
     History(Error),
 }
 
+impl Gone {
+    /// Whether the client was cut off for falling behind.
+    pub(crate) fn fell_behind(&self) -> bool {
+        matches!(self, Gone::Ended(Ended::Lagged(_)))
+    }
+}
+
 impl std::fmt::Display for Gone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

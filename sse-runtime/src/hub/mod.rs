@@ -181,15 +181,22 @@ impl Hub {
     }
 
     async fn publish(&self, channel: &str, event: &Event, key: Option<&str>) -> Result<(), Error> {
-        let channel = ChannelName::new(channel)?;
-        let size = event.text_len();
-        if size > self.max_event {
-            return Err(Error::TooLarge {
-                size,
-                max: self.max_event,
-            });
+        let sent = async {
+            let channel = ChannelName::new(channel)?;
+            let size = event.text_len();
+            if size > self.max_event {
+                return Err(Error::TooLarge {
+                    size,
+                    max: self.max_event,
+                });
+            }
+            self.broker.publish(&channel, event, key).await
         }
-        self.broker.publish(&channel, event, key).await
+        .await;
+        if let Err(error) = &sent {
+            crate::telemetry::send_failed(error);
+        }
+        sent
     }
 
     /// Sends an event with a name and data to `channel`: the seed's

@@ -111,6 +111,7 @@ impl Subscriber {
                     }
                     if !down {
                         tracing::warn!(%error, "lost the Redis subscriber connection; reconnecting with backoff");
+                        crate::telemetry::broker(false);
                         down = true;
                     }
                 }
@@ -169,6 +170,7 @@ impl Subscriber {
             tracing::info!("the Redis subscriber connection is back; channels resubscribed");
             *down = false;
         }
+        crate::telemetry::broker(true);
         *retry = FIRST_RETRY;
         loop {
             tokio::select! {
