@@ -3,12 +3,13 @@
 //! once and in order. Only the hub's subscriber is cut (`CLIENT KILL`), and Redis is
 //! told to refuse new connections for a while (`maxclients`), so that the gap is long
 //! and certain rather than a race: the test sees it open (`PUBSUB NUMSUB` is 0) before
-//! it sends into it.
+//! it sends into it. The hub's broker metrics tell the same story.
 
 use std::time::{Duration, Instant};
 
 use axum::{Extension, Router};
 use futures_util::future::join_all;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sse_runtime::prelude::*;
 use tests::redis_server::RedisServer;
 use tests::{serve, take_events_within, Client};
@@ -34,6 +35,17 @@ fn subscriber_id(admin: &mut redis::Connection) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The value of `series` in what the recorder renders, if it is there.
+fn metric(metrics: &PrometheusHandle, series: &str) -> Option<f64> {
+    metrics.render().lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 fn numsub(admin: &mut redis::Connection, channel: &str) -> i64 {
     let (_, count): (String, i64) = redis::cmd("PUBSUB")
         .arg("NUMSUB")
@@ -45,6 +57,9 @@ fn numsub(admin: &mut redis::Connection, channel: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it_is_back() {
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the test binary's recorder");
     let redis = RedisServer::start();
     // The test's own connection, opened before Redis refuses new ones.
     let mut admin = redis::Client::open(redis.url())
@@ -124,6 +139,12 @@ async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it
             "still in the gap"
         );
     }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&metrics, "sse_broker_connected") != Some(0.0) {
+        assert!(Instant::now() < deadline, "the loss is reported");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(metric(&metrics, "sse_broker_reconnects_total"), Some(1.0));
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("maxclients")
@@ -153,4 +174,9 @@ async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it
             "room {room}: the gap, filled, each once, in order"
         );
     }
+    assert_eq!(
+        metric(&metrics, "sse_broker_connected"),
+        Some(1.0),
+        "reported back"
+    );
 }

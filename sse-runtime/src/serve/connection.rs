@@ -18,8 +18,8 @@ use axum::Router;
 use bytes::{Buf, Bytes};
 use futures_util::future::Either;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -63,6 +63,11 @@ pub(super) async fn run(
                         let pending = inbound.into_bytes();
                         return Box::pin(hand_to_hyper(tcp, pending, app, stop, limits)).await;
                     }
+                    Ok(Next::Http2) => {
+                        let app = WithPeer { app, peer };
+                        let pending = inbound.into_bytes();
+                        return Box::pin(hand_to_hyper_http2(tcp, pending, app, stop)).await;
+                    }
                     Ok(Next::Closed) | Err(_) => return,
                 }
             };
@@ -104,6 +109,30 @@ async fn hand_to_hyper(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header)
         .max_header_size(limits.max_head);
+    let mut connection = pin!(builder.serve_connection(TokioIo::new(io), app));
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = draining(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Lets hyper's HTTP/2 server serve the connection (h2c with prior knowledge), starting
+/// with the bytes in `pending`; a shutdown sends GOAWAY, and the streams, ended by the
+/// shutdown, finish.
+async fn hand_to_hyper_http2(
+    tcp: TcpStream,
+    pending: Vec<u8>,
+    app: WithPeer,
+    mut stop: watch::Receiver<bool>,
+) {
+    let io = Replay {
+        read: Bytes::from(pending),
+        tcp,
+    };
+    let builder = http2::Builder::new(TokioExecutor::new());
     let mut connection = pin!(builder.serve_connection(TokioIo::new(io), app));
     tokio::select! {
         _ = connection.as_mut() => {}

@@ -28,10 +28,11 @@
 //! no request [`Serve::idle_timeout`] (`limits.rs` has the defaults beside hyper's and
 //! nginx's), and an HTTP/1.1 request without `Host` is answered `400` (RFC 9112 §3.2).
 //!
-//! HTTP/2 is left to `axum::serve`: event streams are HTTP/1.1 traffic in practice (a
-//! browser's `EventSource` over HTTP/2 goes through a proxy that speaks HTTP/1.1
-//! upstream). Trailers of a response body are not sent, as hyper sends them only to
-//! clients that ask with `TE: trailers`.
+//! A connection that opens with the HTTP/2 preface (h2c with prior knowledge, as a proxy
+//! or `curl --http2-prior-knowledge` sends it) is handed to hyper's HTTP/2 server, where
+//! one connection carries many streams; a shutdown sends GOAWAY. TLS, and so HTTP/2 by
+//! ALPN, is not here yet. Trailers of a response body are not sent over HTTP/1.1, as
+//! hyper sends them only to clients that ask with `TE: trailers`.
 
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture};

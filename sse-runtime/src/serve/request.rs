@@ -11,6 +11,9 @@ pub(super) const MAX_AHEAD: usize = 16 * 1024;
 /// More headers than this go to hyper, which takes up to 100.
 const MAX_HEADERS: usize = 64;
 
+/// What an HTTP/2 client with prior knowledge (h2c) sends first (RFC 9113 §3.4).
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// A request refused before the app sees it; its connection is closed after the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
@@ -60,11 +63,19 @@ pub(super) enum Parsed {
     Other,
     /// Refused here, whatever it is.
     Refused(Refusal),
+    /// The HTTP/2 preface: hyper's HTTP/2 server answers the connection.
+    Http2,
 }
 
 /// Parses the head at the start of `bytes`; a head longer than `max_head`, whole or
 /// not, is refused.
 pub(super) fn parse(bytes: &[u8], max_head: usize) -> Parsed {
+    if bytes.starts_with(HTTP2_PREFACE) {
+        return Parsed::Http2;
+    }
+    if HTTP2_PREFACE.starts_with(bytes) {
+        return Parsed::Partial;
+    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut headers);
     let len = match head.parse(bytes) {
@@ -140,6 +151,7 @@ mod tests {
             Parsed::Partial => panic!("partial: {head:?}"),
             Parsed::Other => panic!("other: {head:?}"),
             Parsed::Refused(refusal) => panic!("{refusal:?}: {head:?}"),
+            Parsed::Http2 => panic!("HTTP/2: {head:?}"),
         }
     }
 
@@ -211,6 +223,15 @@ mod tests {
             "y".repeat(900)
         );
         assert!(matches!(refused(&within), Parsed::Simple { .. }));
+    }
+
+    #[test]
+    fn the_http2_preface_goes_to_hyper_http2_even_in_pieces() {
+        assert!(matches!(parse(HTTP2_PREFACE, MAX), Parsed::Http2));
+        assert!(matches!(parse(&HTTP2_PREFACE[..10], MAX), Parsed::Partial));
+        let mut more = HTTP2_PREFACE.to_vec();
+        more.extend_from_slice(b"\0\0\0\x04");
+        assert!(matches!(parse(&more, MAX), Parsed::Http2));
     }
 
     #[test]

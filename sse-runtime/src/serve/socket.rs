@@ -32,6 +32,8 @@ pub(super) enum Next {
     Other,
     /// Refused before the app sees it: answered, then the connection is closed.
     Refused(Refusal),
+    /// HTTP/2 with prior knowledge: hyper's HTTP/2 server answers the connection.
+    Http2,
     /// The client closed the connection, or started no request within the idle timeout.
     Closed,
 }
@@ -62,6 +64,7 @@ impl Inbound {
                     }
                     Parsed::Other => return Poll::Ready(Ok(Next::Other)),
                     Parsed::Refused(refusal) => return Poll::Ready(Ok(Next::Refused(refusal))),
+                    Parsed::Http2 => return Poll::Ready(Ok(Next::Http2)),
                 }
             }
             if tcp.poll_read_ready(cx)?.is_pending() {
