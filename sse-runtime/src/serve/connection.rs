@@ -3,7 +3,7 @@
 //! hands the connection to hyper, with the bytes already read.
 
 use std::convert::Infallible;
-use std::future::{poll_fn, ready, Ready};
+use std::future::{poll_fn, ready, Future, Ready};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
@@ -97,26 +97,19 @@ async fn hand_to_hyper(
     tcp: TcpStream,
     pending: Vec<u8>,
     app: WithPeer,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     limits: Limits,
 ) {
-    let io = Replay {
-        read: Bytes::from(pending),
-        tcp,
-    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header)
         .max_header_size(limits.max_head);
-    let mut connection = pin!(builder.serve_connection(TokioIo::new(io), app));
-    tokio::select! {
-        _ = connection.as_mut() => {}
-        () = draining(&mut stop) => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+    let connection = builder.serve_connection(Replay::new(tcp, pending), app);
+    until_done(connection, stop, |connection| {
+        connection.graceful_shutdown()
+    })
+    .await;
 }
 
 /// Lets hyper's HTTP/2 server serve the connection (h2c with prior knowledge), starting
@@ -126,18 +119,28 @@ async fn hand_to_hyper_http2(
     tcp: TcpStream,
     pending: Vec<u8>,
     app: WithPeer,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let io = Replay {
-        read: Bytes::from(pending),
-        tcp,
-    };
     let builder = http2::Builder::new(TokioExecutor::new());
-    let mut connection = pin!(builder.serve_connection(TokioIo::new(io), app));
+    let connection = builder.serve_connection(Replay::new(tcp, pending), app);
+    until_done(connection, stop, |connection| {
+        connection.graceful_shutdown()
+    })
+    .await;
+}
+
+/// Drives one of hyper's connections until it ends; when the server drains, asks it to
+/// shut down gracefully (`graceful`) and lets it finish.
+async fn until_done<C: Future>(
+    connection: C,
+    mut stop: watch::Receiver<bool>,
+    graceful: fn(Pin<&mut C>),
+) {
+    let mut connection = pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}
         () = draining(&mut stop) => {
-            connection.as_mut().graceful_shutdown();
+            graceful(connection.as_mut());
             let _ = connection.await;
         }
     }
@@ -170,6 +173,16 @@ impl hyper::service::Service<Request<Incoming>> for WithPeer {
 struct Replay {
     read: Bytes,
     tcp: TcpStream,
+}
+
+impl Replay {
+    /// `tcp` for hyper, `pending` first.
+    fn new(tcp: TcpStream, pending: Vec<u8>) -> TokioIo<Replay> {
+        TokioIo::new(Replay {
+            read: Bytes::from(pending),
+            tcp,
+        })
+    }
 }
 
 impl AsyncRead for Replay {
