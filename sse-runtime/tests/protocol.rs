@@ -42,7 +42,30 @@ fn one_line() -> impl Strategy<Value = String> {
 }
 
 fn multi_line() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "[ab :\r\n]{0,16}"]
+    prop_oneof![any::<String>(), "[ab :\r\n]{0,16}", unicode_lines()]
+}
+
+/// Any characters mixed with CR, LF and CRLF: the breaks where a multi-byte character
+/// ends or begins.
+fn unicode_lines() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            4 => any::<char>().prop_map(String::from),
+            1 => Just("\r\n".to_owned()),
+            1 => Just("\r".to_owned()),
+            1 => Just("\n".to_owned()),
+        ],
+        0..48,
+    )
+    .prop_map(|pieces| pieces.concat())
+}
+
+/// Cut points anywhere in the wire: a few, many, or between every byte.
+fn cuts() -> impl Strategy<Value = Vec<f64>> {
+    prop_oneof![
+        proptest::collection::vec(0.0..1.0f64, 0..4),
+        proptest::collection::vec(0.0..1.0f64, 0..64),
+    ]
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +119,7 @@ proptest! {
     #[test]
     fn what_we_encode_parses_back_identical(
         specs in proptest::collection::vec(spec(), 1..4),
-        cuts in proptest::collection::vec(0.0..1.0f64, 0..4),
+        cuts in cuts(),
     ) {
         let wire: Vec<u8> = specs.iter().flat_map(|spec| spec.event().encode()).collect();
         let parsed = parse(chunked(&wire, &cuts));
@@ -111,6 +134,74 @@ proptest! {
             prop_assert_eq!(&parsed.data, &normalized(&spec.data));
             prop_assert_eq!(&parsed.id, &last_id);
             prop_assert_eq!(parsed.retry, spec.retry.map(|ms| Duration::from_millis(ms.into())));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Data up to 1 MiB, of any characters and line breaks, fed to the parser in pieces
+    /// as a network delivers it (4 KiB at most: the parser copies its buffer at every
+    /// line, so a whole megabyte at once would take it quadratic time).
+    #[test]
+    fn large_data_parses_back_identical(
+        unit in unicode_lines(),
+        repeat in 1usize..20_000,
+        cuts in proptest::collection::vec(0.0..1.0f64, 0..8),
+    ) {
+        let mut data = unit.repeat(repeat);
+        if data.len() > 1 << 20 {
+            let mut end = 1 << 20;
+            while !data.is_char_boundary(end) {
+                end -= 1;
+            }
+            data.truncate(end);
+        }
+        let wire = Event::new().event("big").data(data.clone()).encode();
+        let mut chunks = Vec::new();
+        for chunk in chunked(&wire, &cuts) {
+            for at in (0..chunk.len()).step_by(4096) {
+                chunks.push(chunk.slice(at..(at + 4096).min(chunk.len())));
+            }
+        }
+        let parsed = parse(chunks);
+        prop_assert_eq!(parsed.len(), 1);
+        prop_assert_eq!(&parsed[0].data, &normalized(&data));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+    /// A name, id or comment with a line break (or an id with NUL) is refused by the
+    /// `try_` setters, never written; everything else is taken as it is.
+    #[test]
+    fn line_breaks_in_single_line_fields_are_refused(text in multi_line()) {
+        let breaks = text.contains(['\r', '\n']);
+        match Event::new().try_event(text.clone()) {
+            Ok(event) => {
+                prop_assert!(!breaks);
+                prop_assert_eq!(event.name(), Some(text.as_str()));
+            }
+            Err(_) => prop_assert!(breaks),
+        }
+        match Event::new().try_id(text.clone()) {
+            Ok(event) => {
+                prop_assert!(!breaks && !text.contains('\0'));
+                prop_assert_eq!(event.id_str(), Some(text.as_str()));
+            }
+            Err(_) => prop_assert!(breaks || text.contains('\0')),
+        }
+        match Event::new().try_comment(text.clone()) {
+            Ok(event) => {
+                prop_assert!(!breaks);
+                // A comment is one line a client skips: nothing of it is an event.
+                let parsed = parse(vec![event.data("x").encode()]);
+                prop_assert_eq!(parsed.len(), 1);
+                prop_assert_eq!(&parsed[0].data, "x");
+            }
+            Err(_) => prop_assert!(breaks),
         }
     }
 }
