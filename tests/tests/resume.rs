@@ -33,6 +33,7 @@ impl XorShift {
 on_both_backends!(
     clients_that_leave_and_come_back_get_every_event_once_in_order,
     an_id_the_history_does_not_hold_gets_a_reset_event,
+    the_default_history_keeps_the_last_thousand_events,
 );
 
 async fn clients_that_leave_and_come_back_get_every_event_once_in_order(backend: Backend) {
@@ -147,6 +148,42 @@ async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {
     assert_eq!((first.event.as_str(), first.data.as_str()), ("n", "first"));
 }
 
+/// The README's 1,000, with every setting left at its default: a client that resumes
+/// from the 101st of 1,100 events gets the 999 after it; on the embedded hub, which
+/// keeps exactly 1,000, one that resumes from the 100th is told to reset.
+async fn the_default_history_keeps_the_last_thousand_events(backend: Backend) {
+    const SENT: usize = 1_100;
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let mut events = Client::get(addr, "/rooms/defaults", &[]).await.events();
+    // Read while sending: the default queue (1,024) is less than what is sent.
+    let reader = tokio::spawn(async move { take_events(&mut events, SENT).await });
+    for n in 0..SENT {
+        hub.send_event("n", n.to_string(), "room:defaults")
+            .await
+            .unwrap();
+    }
+    let ids: Vec<String> = reader.await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), SENT);
+
+    let client = Client::get(addr, "/rooms/defaults", &[("last-event-id", &ids[100])]).await;
+    let mut events = client.events();
+    let resumed = take_events(&mut events, SENT - 101).await;
+    let data: Vec<String> = resumed.iter().map(|e| e.data.clone()).collect();
+    let expected: Vec<String> = (101..SENT).map(|n| n.to_string()).collect();
+    assert_eq!(data, expected, "the 999 events after the 101st, in order");
+
+    if backend.redis.is_none() {
+        let client = Client::get(addr, "/rooms/defaults", &[("last-event-id", &ids[99])]).await;
+        let reset = take_events(&mut client.events(), 1).await.remove(0);
+        assert_eq!(
+            reset.event,
+            sse_runtime::RESET_EVENT,
+            "the 100th is no longer kept"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_of_a_channel_nobody_sends_to_expires_on_redis() {
     let backend = Backend::redis();
@@ -154,20 +191,30 @@ async fn the_history_of_a_channel_nobody_sends_to_expires_on_redis() {
     let lasting = backend.hub();
     lasting.send_event("n", "1", "room:lasting").await.unwrap();
     let ttl = redis.query(&["TTL", "sse:history:room:lasting"]).unwrap();
-    let day = sse_runtime::DEFAULT_HISTORY_TTL.as_secs() as i64;
+    // The README's "a day", written here rather than read from the crate.
+    let day = 86_400;
     assert!(
         matches!(ttl, redis::Value::Int(seconds) if (day - 5..=day).contains(&seconds)),
         "a day by default: {ttl:?}"
     );
 
-    let brief = backend.hub_with(|hub| hub.history_ttl(Duration::from_secs(1)));
+    let brief = backend.hub_with(|hub| hub.history_ttl(Duration::from_secs(2)));
     brief.send_event("n", "1", "room:brief").await.unwrap();
     let exists = || redis.query(&["EXISTS", "sse:history:room:brief"]).unwrap();
     assert_eq!(exists(), redis::Value::Int(1));
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // A later event renews the time to live: counted from the last event, not the first.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    brief.send_event("n", "2", "room:brief").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1400)).await;
+    assert_eq!(
+        exists(),
+        redis::Value::Int(1),
+        "renewed by the second event"
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(
         exists(),
         redis::Value::Int(0),
-        "gone a second after the last event"
+        "gone two seconds after the last event"
     );
 }
