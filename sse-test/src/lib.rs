@@ -31,7 +31,7 @@ mod server;
 mod stream;
 
 pub use server::TestServer;
-pub use stream::{EventStream, Received};
+pub use stream::{parse_events, EventStream, Received};
 
 /// How long a read waits for something that should come at once.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyStream, Empty};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use sse_runtime::SseEvent;
@@ -42,6 +43,34 @@ impl Received {
             )
         })
     }
+}
+
+/// The events of a response body, parsed as an `EventSource` does, by an independent
+/// parser (eventsource-stream): for a client of your own.
+///
+/// The parser copies the rest of its buffer at every line, so it is fed at most 4 KiB
+/// at a time: a large write (a resumed history) would take it quadratic time.
+pub fn parse_events(
+    body: Incoming,
+) -> impl Stream<Item = Result<eventsource_stream::Event, EventStreamError<hyper::Error>>> + Send {
+    BodyStream::new(body)
+        .filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok),
+                Err(error) => Some(Err(error)),
+            }
+        })
+        .flat_map(|data: Result<Bytes, hyper::Error>| {
+            let pieces: Vec<Result<Bytes, hyper::Error>> = match data {
+                Ok(data) => (0..data.len())
+                    .step_by(CHUNK)
+                    .map(|at| Ok(data.slice(at..(at + CHUNK).min(data.len()))))
+                    .collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures_util::stream::iter(pieces)
+        })
+        .eventsource()
 }
 
 type Events = Pin<
@@ -96,31 +125,12 @@ impl EventStream {
             .unwrap_or_else(|_| panic!("sse-test: no response to GET {path} within {PATIENCE:?}"))
             .unwrap_or_else(|error| panic!("sse-test: GET {path}: {error}"));
         let (parts, body) = response.into_parts();
-        // The parser copies the rest of its buffer at every line, so it is fed at most
-        // 4 KiB at a time: a large write (a resumed history) would take it quadratic time.
-        let frames = BodyStream::new(body)
-            .filter_map(|frame| async move {
-                match frame {
-                    Ok(frame) => frame.into_data().ok().map(Ok),
-                    Err(error) => Some(Err(error)),
-                }
-            })
-            .flat_map(|data: Result<Bytes, hyper::Error>| {
-                let pieces: Vec<Result<Bytes, hyper::Error>> = match data {
-                    Ok(data) => (0..data.len())
-                        .step_by(CHUNK)
-                        .map(|at| Ok(data.slice(at..(at + CHUNK).min(data.len()))))
-                        .collect(),
-                    Err(error) => vec![Err(error)],
-                };
-                futures_util::stream::iter(pieces)
-            });
         EventStream {
             addr,
             path: path.to_owned(),
             status: parts.status,
             headers: parts.headers,
-            events: Box::pin(frames.eventsource()),
+            events: Box::pin(parse_events(body)),
             last_id: headers
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case("last-event-id"))

@@ -7,9 +7,9 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
-use eventsource_stream::{Event, EventStreamError, Eventsource};
+use eventsource_stream::{Event, EventStreamError};
 use futures_util::{Stream, StreamExt};
-use http_body_util::{BodyExt, BodyStream, Empty};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -105,27 +105,8 @@ impl Client {
         let Client {
             body, connection, ..
         } = self;
-        // The parser copies the rest of its buffer at every line, so it is fed at most
-        // 4 KiB at a time: a large write (a resumed history) would take it quadratic time.
-        let frames = BodyStream::new(body)
-            .filter_map(|frame| async move {
-                match frame {
-                    Ok(frame) => frame.into_data().ok().map(Ok),
-                    Err(error) => Some(Err(error)),
-                }
-            })
-            .flat_map(|data: Result<Bytes, hyper::Error>| {
-                let pieces: Vec<Result<Bytes, hyper::Error>> = match data {
-                    Ok(data) => (0..data.len())
-                        .step_by(4096)
-                        .map(|at| Ok(data.slice(at..(at + 4096).min(data.len()))))
-                        .collect(),
-                    Err(error) => vec![Err(error)],
-                };
-                futures_util::stream::iter(pieces)
-            });
         // The connection lives as long as the stream.
-        Box::pin(frames.eventsource().map(move |event| {
+        Box::pin(sse_test::parse_events(body).map(move |event| {
             let _open = &connection;
             event
         }))
