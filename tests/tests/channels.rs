@@ -243,7 +243,8 @@ async fn other_programs_publish_plain_text_or_envelopes() {
         "myevent",
         "7",
         "from python\nline 2",
-    ]);
+    ])
+    .await;
     let got = take_events(&mut client.events(), 2).await;
     assert_eq!(
         (got[0].event.as_str(), got[0].data.as_str()),
@@ -265,12 +266,19 @@ async fn other_programs_publish_plain_text_or_envelopes() {
 }
 
 /// Runs `tests/interop/publish.py` with `args`, and checks that one subscriber got it.
-fn python_publish(args: &[&str]) {
-    let python = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/publish.py"))
-        .args(args)
-        .output()
-        .expect("python3 runs");
+/// On a blocking thread: a runtime thread held while Python starts would hold up the hub
+/// under test (its Redis commands time out after a second).
+async fn python_publish(args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let python = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/publish.py"))
+            .args(&args)
+            .output()
+    })
+    .await
+    .expect("the blocking task")
+    .expect("python3 runs");
     assert!(
         python.status.success(),
         "{}",
@@ -283,7 +291,7 @@ fn python_publish(args: &[&str]) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_django_app_that_still_publishes_as_django_sse_reaches_clients_unchanged() {
     let redis = RedisServer::start();
     let hub = Hub::redis(&redis.url()).unwrap();
@@ -291,9 +299,9 @@ async fn a_django_app_that_still_publishes_as_django_sse_reaches_clients_unchang
     let mut events = Client::get(addr, "/stream1/", &[]).await.events();
     let port = redis.port().to_string();
     // `send_event("myevent", "mydata", channel="foo")`, as the seed's README writes it.
-    python_publish(&["--django-sse", &port, "foo", "myevent", "mydata"]);
+    python_publish(&["--django-sse", &port, "foo", "myevent", "mydata"]).await;
     // Python's json.dumps escapes what is not ASCII and the line break: they arrive as sent.
-    python_publish(&["--django-sse", &port, "foo", "greeting", "héllo\nwörld ✓"]);
+    python_publish(&["--django-sse", &port, "foo", "greeting", "héllo\nwörld ✓"]).await;
     python_publish(&[
         "--django-sse",
         &port,
@@ -301,10 +309,11 @@ async fn a_django_app_that_still_publishes_as_django_sse_reaches_clients_unchang
         "score",
         r#"{"home": 2}"#,
         "--json",
-    ]);
+    ])
+    .await;
     // A name with a line break would forge a field: skipped, and the stream goes on.
-    python_publish(&["--django-sse", &port, "foo", "a\nid: 9", "forged"]);
-    python_publish(&["--django-sse", &port, "foo", "last", "one"]);
+    python_publish(&["--django-sse", &port, "foo", "a\nid: 9", "forged"]).await;
+    python_publish(&["--django-sse", &port, "foo", "last", "one"]).await;
     let got = take_events(&mut events, 4).await;
     let seen: Vec<(&str, &str)> = got
         .iter()
