@@ -89,7 +89,7 @@
 //! |---|---|---|---|
 //! | `sse_streams_open` | gauge | `view` | streams open now (`sse_response` for a hand-made `SseResponse`) |
 //! | `sse_streams_refused_total` | counter | `reason`: `limit`, `shutdown` | streams answered `503` |
-//! | `sse_events_delivered_total` | counter | | events handed to clients' responses (one per client an event reaches) |
+//! | `sse_events_delivered_total` | counter | | events handed to clients' responses (one per client an event reaches; bytes a view adds with `Sse::add_encoded` are not counted, having no event count) |
 //! | `sse_clients_cut_off_total` | counter | | clients of a channel that fell more than their queue behind |
 //! | `sse_resumes_total` | counter | `outcome`: `history`, `reset` | reconnections with a `Last-Event-ID`: served from history, or told to reset |
 //! | `sse_broker_connected` | gauge | | Redis hub: 1 while its subscriber is connected, 0 while it reconnects |
