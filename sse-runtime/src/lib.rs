@@ -236,6 +236,8 @@ pub use hub::{
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 pub use response::SseResponse;
+#[cfg(feature = "tls")]
+pub use serve::TlsConfig;
 pub use serve::{
     serve, serve_with_shutdown, shutdown_signal, Serve, WithGracefulShutdown,
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HEAD,
@@ -339,6 +341,10 @@ pub use sse_macros::sse_view;
 /// Derives [`SseEvent`](trait@SseEvent): see the trait.
 pub use sse_macros::SseEvent;
 pub use stream_view::StreamItem;
+/// The rustls this crate serves TLS with (feature `tls`), for a `ServerConfig` of the
+/// app's own: [`TlsConfig::from_config`].
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;
 pub use typed_channel::TypedChannel;
 pub use typed_event::SseEvent;
 pub use yielder::Yielded;

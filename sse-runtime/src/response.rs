@@ -16,7 +16,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::event::Event;
 use crate::keep_alive::KeepAlive;
-use crate::streams::{Refused, Registration};
+use crate::streams::{Ended, Refused, Registration};
 
 /// A `text/event-stream` response whose body is a stream of encoded events.
 ///
@@ -106,6 +106,7 @@ where
     /// The response of a stream that already holds its place among the open streams:
     /// for handlers that check the limit before doing work a refusal would waste.
     pub(crate) fn into_registered_response(self, registration: Registration) -> Response {
+        tracing::debug!(parent: registration.span(), "stream opened");
         let idle = self
             .keep_alive
             .as_ref()
@@ -177,14 +178,19 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.project();
+        let _span = this.registration.span().clone().entered();
         if this.registration.ended() {
+            this.registration.end_because(Ended::Shutdown);
             return Poll::Ready(goodbye(this.said_goodbye));
         }
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         match this.frames.poll_next(cx) {
-            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(None) => {
+                this.registration.end_because(Ended::ByView);
+                return Poll::Ready(None);
+            }
             Poll::Ready(Some(frame)) => {
                 *this.spoke = true;
                 return Poll::Ready(Some(Ok(Frame::data(frame))));
@@ -192,6 +198,7 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
             Poll::Pending => {}
         }
         if this.registration.must_end(cx.waker()) {
+            this.registration.end_because(Ended::Shutdown);
             return Poll::Ready(goodbye(this.said_goodbye));
         }
         let (Some(keep_alive), Some(mut idle)) = (this.keep_alive, this.idle.as_pin_mut()) else {

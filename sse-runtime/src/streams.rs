@@ -103,12 +103,32 @@ pub(crate) enum Refused {
 }
 
 /// An open stream's place in the registry; leaving it is dropping it.
+///
+/// It holds the stream's span, `sse_stream` at debug level: the view, and what the view
+/// records (the channel, the client, the id it resumed from); "stream opened" when its
+/// response is made, "stream ended" with why when it leaves. Disabled, the span is a no-op.
 #[derive(Debug)]
 pub(crate) struct Registration {
     key: u64,
     stream: Arc<Entry>,
     /// The view the stream is of, for `sse_streams_open`.
     view: &'static str,
+    span: tracing::Span,
+    /// Why the stream ended, said when it leaves: what its body saw last.
+    ended: Ended,
+}
+
+/// Why a stream ended, as its span says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ended {
+    /// The response was dropped before its end: the client left, stopped reading for
+    /// the write timeout, or the connection failed.
+    ClientGone,
+    /// The view's stream ended (a channel view's when the hub cut it off; its own line
+    /// says why).
+    ByView,
+    /// A shutdown ended it.
+    Shutdown,
 }
 
 impl std::fmt::Debug for Entry {
@@ -136,7 +156,31 @@ impl Registration {
         let stream = Arc::new(Entry::default());
         streams.insert(key, stream.clone());
         telemetry::stream(view, true);
-        Ok(Registration { key, stream, view })
+        let span = tracing::debug_span!(
+            "sse_stream",
+            view,
+            channel = tracing::field::Empty,
+            client = tracing::field::Empty,
+            resumed_from = tracing::field::Empty,
+        );
+        Ok(Registration {
+            key,
+            stream,
+            view,
+            span,
+            ended: Ended::ClientGone,
+        })
+    }
+
+    /// The stream's span: entered while its body is polled, and for the view to record
+    /// its fields in.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Says why the stream ended, for the span's last line.
+    pub(crate) fn end_because(&mut self, ended: Ended) {
+        self.ended = ended;
     }
 
     /// Whether the stream must end.
@@ -160,6 +204,12 @@ impl Drop for Registration {
     fn drop(&mut self) {
         registry().streams().remove(&self.key);
         telemetry::stream(self.view, false);
+        let ended = match self.ended {
+            Ended::ClientGone => "the client left or stopped reading",
+            Ended::ByView => "the view ended it",
+            Ended::Shutdown => "shutdown",
+        };
+        tracing::debug!(parent: &self.span, ended, "stream ended");
     }
 }
 

@@ -34,6 +34,12 @@ impl Example {
     /// Starts example `name` with `env` set (`SSE_REDIS_URL` unset unless given), on a
     /// free port, and waits until it listens.
     pub fn start_with(name: &str, env: &[(&str, &str)]) -> Example {
+        Example::start_writing(name, env, Stdio::null())
+    }
+
+    /// Starts example `name` with `env` set, as [`start_with`](Self::start_with) does,
+    /// its standard output written to `stdout` (where its log lines go).
+    pub fn start_writing(name: &str, env: &[(&str, &str)], stdout: impl Into<Stdio>) -> Example {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -43,7 +49,7 @@ impl Example {
             .env_remove("SSE_REDIS_URL")
             .env("SSE_ADDR", &addr)
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .spawn()
             .unwrap_or_else(|error| {
                 panic!("example `{name}` runs (`cargo test --workspace` builds it): {error}")

@@ -7,6 +7,7 @@ pub mod heap;
 mod http;
 pub mod logs;
 pub mod redis_server;
+pub mod tls;
 pub mod views;
 
 pub use http::{serve, take_events, take_events_within, Client, PATIENCE};

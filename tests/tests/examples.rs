@@ -346,3 +346,108 @@ async fn the_chats_metrics_say_what_happened() {
     drop(kitchen);
     metric_becomes(addr, open, 0.0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_example_serves_tls_when_given_pem_files_over_http2_and_http1() {
+    let certificate = tests::tls::SelfSigned::new();
+    let (cert, key) = (
+        certificate.cert.to_str().unwrap(),
+        certificate.key.to_str().unwrap(),
+    );
+    let count = Example::start_with("count", &[("SSE_TLS_CERT", cert), ("SSE_TLS_KEY", key)]);
+    let port: u16 = count.addr.rsplit_once(':').unwrap().1.parse().unwrap();
+
+    // curl chooses HTTP/2 by ALPN; an HTTP/1.1 client gets the same events.
+    let url = format!("https://localhost:{port}/count/1?to=3");
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    for version in ["--http2", "--http1.1"] {
+        let output = std::process::Command::new("curl")
+            .args([version, "--silent", "--show-error", "--max-time", "20"])
+            .args(["--cacert", cert, "--resolve", &resolve])
+            .args(["--write-out", "HTTP/%{http_version}", &url])
+            .output()
+            .expect("curl runs (apt-get install curl)");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{version}: {stdout}{:?}",
+            output.stderr
+        );
+        let expected = match version {
+            "--http2" => "HTTP/2",
+            _ => "HTTP/1.1",
+        };
+        assert!(stdout.ends_with(expected), "{version}: {stdout}");
+        let data: Vec<&str> = stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .collect();
+        assert_eq!(data[..3], ["1", "2", "3"], "{version}: {stdout}");
+    }
+
+    // Plain HTTP to it is not served.
+    let (plain, _) = get(&count.addr, "/count/1?to=3", "", Duration::from_secs(2)).await;
+    assert!(!plain.contains("data: 1"), "{plain}");
+}
+
+#[test]
+fn one_tls_variable_without_the_other_or_a_bad_file_stops_an_example_with_one_line() {
+    let certificate = tests::tls::SelfSigned::new();
+    let cert = certificate.cert.to_str().unwrap();
+    let line = refusal("time", &[("SSE_TLS_CERT", cert)]);
+    assert!(
+        line.contains("set both SSE_TLS_CERT and SSE_TLS_KEY"),
+        "{line}"
+    );
+    let line = refusal("time", &[("SSE_TLS_CERT", cert), ("SSE_TLS_KEY", cert)]);
+    assert!(
+        line.starts_with("cannot serve TLS: cannot read a private key from")
+            && line.contains("set SSE_TLS_CERT and SSE_TLS_KEY"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_shows_a_span_per_stream_with_its_channel_client_resume_and_end() {
+    let log = std::env::temp_dir().join(format!("sse-span-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).unwrap();
+    let env = [("RUST_LOG", "sse_runtime=debug"), ("NO_COLOR", "1")];
+    let mut example = Example::start_writing("redis_queue", &env, file);
+
+    // A stream that resumes, and is left by its client.
+    let (head, _) = get(
+        &example.addr,
+        "/stream1/",
+        "last-event-id: 1700000000000-0\r\n",
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logged = loop {
+        let logged = std::fs::read_to_string(&log).unwrap();
+        if logged.contains("stream ended") || Instant::now() > deadline {
+            break logged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    example.signal("TERM");
+    let _ = example.child.wait();
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<&str> = logged.lines().collect();
+    for (what, end) in [("stream opened", ""), ("stream ended", "ended=")] {
+        let line = lines
+            .iter()
+            .find(|line| line.contains(what))
+            .unwrap_or_else(|| panic!("a line says {what:?}:\n{logged}"));
+        for field in [
+            "request{client=127.0.0.1:",
+            "sse_stream{view=",
+            "channel=\"foo\"",
+            "resumed_from=\"1700000000000-0\"",
+            end,
+        ] {
+            assert!(line.contains(field), "{field:?} in {line:?}");
+        }
+    }
+}

@@ -14,9 +14,10 @@ mod stream;
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::pin::Pin;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -105,6 +106,16 @@ where
             };
             match LastEventId::from_request_parts(&mut parts, &state).await {
                 Ok(LastEventId(last)) => {
+                    let span = registration.span();
+                    span.record("channel", channel.as_str());
+                    if let Some(ConnectInfo(client)) =
+                        parts.extensions.get::<ConnectInfo<SocketAddr>>()
+                    {
+                        span.record("client", tracing::field::display(client));
+                    }
+                    if let Some(last) = &last {
+                        span.record("resumed_from", last.as_str());
+                    }
                     let options = V::options();
                     stream_channel(registration, hub, channel, last, V::VIEW, options).await
                 }

@@ -1,6 +1,7 @@
-//! One connection of [`serve`](super::serve): GET requests over HTTP/1.1 are answered
-//! here, and an open stream holds no buffer at all; the first request of any other kind
-//! hands the connection to hyper, with the bytes already read.
+//! One connection of [`serve`](super::serve), over TCP or TLS: GET requests over HTTP/1.1
+//! are answered here, and an open stream holds no buffer at all; the first request of
+//! any other kind hands the connection to hyper, with the bytes already read, and so
+//! does HTTP/2.
 
 use std::convert::Infallible;
 use std::future::{poll_fn, ready, Future, Ready};
@@ -21,20 +22,21 @@ use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tower_service::Service;
+use tracing::instrument::{Instrument, Instrumented};
+use tracing::Span;
 
 use super::draining;
 use super::limits::Limits;
 use super::request::Refusal;
-use super::socket::{Inbound, Next};
+use super::socket::{Inbound, Next, Socket};
 use super::write::{self, Written};
 
-/// Serves the requests of `tcp` until the client leaves or, between two requests, `stop`
-/// turns true.
+/// Serves the requests of `socket` until the client leaves or, between two requests,
+/// `stop` turns true.
 pub(super) async fn run(
-    tcp: TcpStream,
+    mut socket: impl Socket,
     peer: SocketAddr,
     app: Router,
     mut stop: watch::Receiver<bool>,
@@ -47,13 +49,14 @@ pub(super) async fn run(
         let writing = {
             let (response, keep_alive) = {
                 let next = tokio::select! {
-                    next = inbound.next_request(&tcp, &limits) => next,
+                    next = inbound.next_request(&mut socket, &limits) => next,
                     () = draining(&mut stop) => return,
                 };
                 match next {
                     Ok(Next::Simple(mut request, keep_alive)) => {
                         request.extensions_mut().insert(ConnectInfo(peer));
-                        (call(&app, *request).await, keep_alive)
+                        let span = request_span(peer);
+                        (call(&app, *request).instrument(span).await, keep_alive)
                     }
                     Ok(Next::Refused(refusal)) => (refusal.response(), false),
                     Ok(Next::Other) => {
@@ -61,25 +64,37 @@ pub(super) async fn run(
                         // every connection's task would be sized for it.
                         let app = WithPeer { app, peer };
                         let pending = inbound.into_bytes();
-                        return Box::pin(hand_to_hyper(tcp, pending, app, stop, limits)).await;
+                        return Box::pin(hand_to_hyper(socket, pending, app, stop, limits)).await;
                     }
                     Ok(Next::Http2) => {
                         let app = WithPeer { app, peer };
                         let pending = inbound.into_bytes();
-                        return Box::pin(hand_to_hyper_http2(tcp, pending, app, stop)).await;
+                        return Box::pin(http2(socket, pending, app, stop)).await;
                     }
                     Ok(Next::Closed) | Err(_) => return,
                 }
             };
             // Nor a buffer.
             inbound.shrink();
-            write::response(&tcp, response, keep_alive, &mut inbound, limits.write)
+            write::response(
+                &mut socket,
+                response,
+                keep_alive,
+                &mut inbound,
+                limits.write,
+            )
         };
         match writing.await {
             Written::KeepAlive => {}
             Written::Close => return,
         }
     }
+}
+
+/// The span a request is answered in, at debug level: a stream's span is its child, so
+/// that it tells the client's address whatever the view.
+fn request_span(peer: SocketAddr) -> Span {
+    tracing::debug_span!("request", client = %peer)
 }
 
 /// The app's response to `request`.
@@ -94,7 +109,7 @@ async fn call(app: &Router, request: Request) -> Response {
 /// Lets hyper serve the rest of the connection, starting with the bytes in `pending`,
 /// within the same limits on request heads.
 async fn hand_to_hyper(
-    tcp: TcpStream,
+    socket: impl Socket,
     pending: Vec<u8>,
     app: WithPeer,
     stop: watch::Receiver<bool>,
@@ -105,24 +120,24 @@ async fn hand_to_hyper(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header)
         .max_header_size(limits.max_head);
-    let connection = builder.serve_connection(Replay::new(tcp, pending), app);
+    let connection = builder.serve_connection(Replay::new(socket, pending), app);
     until_done(connection, stop, |connection| {
         connection.graceful_shutdown()
     })
     .await;
 }
 
-/// Lets hyper's HTTP/2 server serve the connection (h2c with prior knowledge), starting
-/// with the bytes in `pending`; a shutdown sends GOAWAY, and the streams, ended by the
-/// shutdown, finish.
-async fn hand_to_hyper_http2(
-    tcp: TcpStream,
+/// Lets hyper's HTTP/2 server serve the connection (h2c with prior knowledge, or `h2`
+/// chosen by ALPN), starting with the bytes in `pending`; a shutdown sends GOAWAY, and
+/// the streams, ended by the shutdown, finish.
+pub(super) async fn http2(
+    socket: impl Socket,
     pending: Vec<u8>,
     app: WithPeer,
     stop: watch::Receiver<bool>,
 ) {
     let builder = http2::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection(Replay::new(tcp, pending), app);
+    let connection = builder.serve_connection(Replay::new(socket, pending), app);
     until_done(connection, stop, |connection| {
         connection.graceful_shutdown()
     })
@@ -147,15 +162,16 @@ async fn until_done<C: Future>(
 }
 
 /// The app, for hyper, with each request told where it comes from.
-struct WithPeer {
-    app: Router,
-    peer: SocketAddr,
+pub(super) struct WithPeer {
+    pub(super) app: Router,
+    pub(super) peer: SocketAddr,
 }
 
 impl hyper::service::Service<Request<Incoming>> for WithPeer {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Response, Infallible>>, RouteFuture<Infallible>>;
+    type Future =
+        Either<Ready<Result<Response, Infallible>>, Instrumented<RouteFuture<Infallible>>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         // RFC 9112 §3.2, which hyper leaves to the service.
@@ -165,27 +181,32 @@ impl hyper::service::Service<Request<Incoming>> for WithPeer {
         request.extensions_mut().insert(ConnectInfo(self.peer));
         // A router is always ready, and each call works on a clone, as hyper-util's
         // adapter does.
-        Either::Right(self.app.clone().call(request))
+        Either::Right(
+            self.app
+                .clone()
+                .call(request)
+                .instrument(request_span(self.peer)),
+        )
     }
 }
 
 /// A connection that first gives back bytes already read from it.
-struct Replay {
+struct Replay<S> {
     read: Bytes,
-    tcp: TcpStream,
+    socket: S,
 }
 
-impl Replay {
-    /// `tcp` for hyper, `pending` first.
-    fn new(tcp: TcpStream, pending: Vec<u8>) -> TokioIo<Replay> {
+impl<S> Replay<S> {
+    /// `socket` for hyper, `pending` first.
+    fn new(socket: S, pending: Vec<u8>) -> TokioIo<Replay<S>> {
         TokioIo::new(Replay {
             read: Bytes::from(pending),
-            tcp,
+            socket,
         })
     }
 }
 
-impl AsyncRead for Replay {
+impl<S: Socket> AsyncRead for Replay<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -197,17 +218,17 @@ impl AsyncRead for Replay {
             self.read.advance(len);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        Pin::new(&mut self.socket).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for Replay {
+impl<S: Socket> AsyncWrite for Replay<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        Pin::new(&mut self.socket).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -215,18 +236,18 @@ impl AsyncWrite for Replay {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        self.socket.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        Pin::new(&mut self.socket).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        Pin::new(&mut self.socket).poll_shutdown(cx)
     }
 }

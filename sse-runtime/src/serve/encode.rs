@@ -4,10 +4,8 @@
 use std::io;
 use std::time::Duration;
 
+use super::socket::{write_all, Socket};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::net::TcpStream;
-
-use super::socket::write_all;
 
 /// The most bytes of body gathered into one write.
 pub(super) const WRITE_MAX: usize = 64 * 1024;
@@ -54,7 +52,7 @@ impl Out {
     }
 
     /// Writes what there is, and empties it.
-    pub(super) async fn send(&mut self, tcp: &TcpStream) -> io::Result<()> {
+    pub(super) async fn send(&mut self, socket: &mut impl Socket) -> io::Result<()> {
         let head = self.head.take().unwrap_or_default();
         let timeout = self.write_timeout;
         let end: &[u8] = match (self.end, self.chunked) {
@@ -66,13 +64,13 @@ impl Out {
                 let mut size = [0; CHUNK_SIZE_LEN];
                 let size = chunk_size(one.len(), &mut size);
                 let frame = size.chain(one).chain(&b"\r\n"[..]);
-                write_all(tcp, head.chain(frame).chain(end), timeout).await
+                write_all(socket, head.chain(frame).chain(end), timeout).await
             }
-            Some(one) => write_all(tcp, head.chain(one).chain(end), timeout).await,
+            Some(one) => write_all(socket, head.chain(one).chain(end), timeout).await,
             // Taken whole, so that an idle stream keeps no buffer.
             None => {
                 let many = std::mem::take(&mut self.many);
-                write_all(tcp, head.chain(many).chain(end), timeout).await
+                write_all(socket, head.chain(many).chain(end), timeout).await
             }
         }
     }

@@ -30,8 +30,9 @@
 //!
 //! A connection that opens with the HTTP/2 preface (h2c with prior knowledge, as a proxy
 //! or `curl --http2-prior-knowledge` sends it) is handed to hyper's HTTP/2 server, where
-//! one connection carries many streams; a shutdown sends GOAWAY. TLS, and so HTTP/2 by
-//! ALPN, is not here yet. Trailers of a response body are not sent over HTTP/1.1, as
+//! one connection carries many streams; a shutdown sends GOAWAY. With the feature `tls`,
+//! [`Serve::tls`] serves over rustls, HTTP/2 or HTTP/1.1 as ALPN chose, the same way
+//! (`tls.rs`). Trailers of a response body are not sent over HTTP/1.1, as
 //! hyper sends them only to clients that ask with `TE: trailers`.
 
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ mod head;
 mod limits;
 mod request;
 mod socket;
+#[cfg(feature = "tls")]
+mod tls;
 mod write;
 
 use limits::Limits;
@@ -59,6 +62,8 @@ pub use limits::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HEAD,
     DEFAULT_WRITE_TIMEOUT,
 };
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 
 /// Serves `app` on `listener`: `.await` it to serve until the process ends, or give it
 /// a shutdown signal first.
@@ -76,6 +81,8 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         listener,
         app,
         limits: Limits::default(),
+        #[cfg(feature = "tls")]
+        tls: None,
     }
 }
 
@@ -138,6 +145,8 @@ pub struct Serve {
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsConfig>,
 }
 
 impl std::fmt::Debug for Serve {
@@ -185,6 +194,14 @@ impl Serve {
     /// costs nothing after that.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.limits.write = timeout;
+        self
+    }
+
+    /// Serves over TLS (feature `tls`): every connection starts with a handshake, which
+    /// must end within the header timeout; then HTTP/2 or HTTP/1.1, as ALPN chose.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -239,6 +256,8 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
         listener,
         app,
         limits,
+        #[cfg(feature = "tls")]
+        tls,
     } = serve;
     let (draining, stopping) = watch::channel(false);
     // Every connection holds a sender; when the last is dropped, all are closed.
@@ -264,7 +283,17 @@ async fn run(serve: Serve, signal: impl Future<Output = ()> + Send) -> io::Resul
         let app = app.clone();
         let stopping = stopping.clone();
         let open = open.clone();
+        #[cfg(feature = "tls")]
+        let tls = tls.clone();
         connections.spawn(|key, connections| async move {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                // Boxed, so that a plain connection's task is not sized for TLS.
+                Box::pin(tls::run(tls, tcp, peer, app, stopping, limits)).await;
+                connections.forget(key);
+                drop(open);
+                return;
+            }
             connection::run(tcp, peer, app, stopping, limits).await;
             connections.forget(key);
             drop(open);

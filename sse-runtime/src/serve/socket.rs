@@ -1,7 +1,7 @@
 //! The socket of a connection: the one owner of the bytes read from it and not yet
 //! answered, and the writes that wait for the client to take them. Polled by hand
-//! rather than through `readable().await` and `writable().await`: the futures of
-//! readiness would take their room in every connection's task.
+//! rather than through `read().await` and `write().await`: those futures would take
+//! their room in every connection's task. A socket is a TCP stream or TLS over one.
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
@@ -11,11 +11,19 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use bytes::Buf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use super::limits::Limits;
 use super::request::{self, Parsed, Refusal, MAX_AHEAD};
+
+/// What a connection is carried on: a TCP stream, or a TLS stream over one.
+pub(super) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for S {}
+
+/// How many bytes a read asks for while a request head comes.
+const READ_SIZE: usize = 1024;
 
 /// The bytes read from a connection and not answered yet: a request head, the start of
 /// one, or requests pipelined behind a response.
@@ -43,7 +51,7 @@ impl Inbound {
     /// the idle timeout until its first byte, and the header timeout from it.
     pub(super) async fn next_request(
         &mut self,
-        tcp: &TcpStream,
+        socket: &mut impl Socket,
         limits: &Limits,
     ) -> io::Result<Next> {
         let pending = &mut self.bytes;
@@ -67,29 +75,33 @@ impl Inbound {
                     Parsed::Http2 => return Poll::Ready(Ok(Next::Http2)),
                 }
             }
-            if tcp.poll_read_ready(cx)?.is_pending() {
-                let started = !pending.is_empty();
-                if waiting
-                    .as_ref()
-                    .is_none_or(|(header, _)| *header != started)
-                {
-                    let wait = if started { limits.header } else { limits.idle };
-                    waiting = Some((started, Box::pin(tokio::time::sleep(wait))));
+            let filled = pending.len();
+            pending.resize(filled + READ_SIZE, 0);
+            let mut buf = ReadBuf::new(&mut pending[filled..]);
+            let read = Pin::new(&mut *socket).poll_read(cx, &mut buf);
+            let read_len = buf.filled().len();
+            pending.truncate(filled + read_len);
+            match read {
+                Poll::Ready(Ok(())) if read_len == 0 => return Poll::Ready(Ok(Next::Closed)),
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => {
+                    let started = !pending.is_empty();
+                    if waiting
+                        .as_ref()
+                        .is_none_or(|(header, _)| *header != started)
+                    {
+                        let wait = if started { limits.header } else { limits.idle };
+                        waiting = Some((started, Box::pin(tokio::time::sleep(wait))));
+                    }
+                    if let Some((_, timer)) = &mut waiting {
+                        ready!(timer.as_mut().poll(cx));
+                    }
+                    return Poll::Ready(Ok(match started {
+                        true => Next::Refused(Refusal::TimedOut),
+                        false => Next::Closed,
+                    }));
                 }
-                if let Some((_, timer)) = &mut waiting {
-                    ready!(timer.as_mut().poll(cx));
-                }
-                return Poll::Ready(Ok(match started {
-                    true => Next::Refused(Refusal::TimedOut),
-                    false => Next::Closed,
-                }));
-            }
-            pending.reserve(1024);
-            match tcp.try_read_buf(pending) {
-                Ok(0) => return Poll::Ready(Ok(Next::Closed)),
-                Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
             }
         })
         .await
@@ -109,18 +121,15 @@ impl Inbound {
 
     /// Completes when the client closes its side of the connection (or sends more than a
     /// request head's worth of bytes while the response streams).
-    pub(super) async fn client_gone(&mut self, tcp: &TcpStream) {
+    pub(super) async fn client_gone(&mut self, socket: &mut impl Socket) {
         let pending = &mut self.bytes;
         poll_fn(|cx| loop {
-            if ready!(tcp.poll_read_ready(cx)).is_err() {
-                return Poll::Ready(());
-            }
             let mut chunk = [0u8; 512];
-            match tcp.try_read(&mut chunk) {
-                Ok(0) => return Poll::Ready(()),
-                Ok(read) if pending.len() + read > MAX_AHEAD => return Poll::Ready(()),
-                Ok(read) => pending.extend_from_slice(&chunk[..read]),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            let mut buf = ReadBuf::new(&mut chunk);
+            match ready!(Pin::new(&mut *socket).poll_read(cx, &mut buf)) {
+                Ok(()) if buf.filled().is_empty() => return Poll::Ready(()),
+                Ok(()) if pending.len() + buf.filled().len() > MAX_AHEAD => return Poll::Ready(()),
+                Ok(()) => pending.extend_from_slice(buf.filled()),
                 Err(_) => return Poll::Ready(()),
             }
         })
@@ -128,38 +137,47 @@ impl Inbound {
     }
 }
 
-/// Writes all of `buf`, its pieces in one `writev` where the socket takes them; fails
-/// if the client takes none of it for `timeout`.
+/// Writes all of `buf`, its pieces in one `writev` where the socket takes them, and
+/// flushes it (TLS keeps what it encrypted until then); fails if the client takes none
+/// of it for `timeout`.
 ///
-/// Polled by hand rather than through `writable().await`, as is `client_gone`: the
-/// futures of readiness would take their room in every connection's task. The timer
-/// exists only while the client is not reading.
+/// Polled by hand rather than through `write_all().await`, as is `client_gone`: the
+/// futures would take their room in every connection's task. The timer exists only
+/// while the client is not reading.
 pub(super) async fn write_all(
-    tcp: &TcpStream,
+    socket: &mut impl Socket,
     mut buf: impl Buf,
     timeout: Duration,
 ) -> io::Result<()> {
     let mut stalled: Option<Pin<Box<Sleep>>> = None;
-    poll_fn(|cx| {
-        while buf.has_remaining() {
-            if tcp.poll_write_ready(cx)?.is_pending() {
+    poll_fn(|cx| loop {
+        let socket = Pin::new(&mut *socket);
+        let progress = if buf.has_remaining() {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let count = buf.chunks_vectored(&mut slices);
+            match socket.poll_write_vectored(cx, &slices[..count]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => {
+                    buf.advance(written);
+                    Poll::Ready(())
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            }
+        } else {
+            match socket.poll_flush(cx) {
+                Poll::Ready(result) => return Poll::Ready(result),
+                Poll::Pending => Poll::Pending,
+            }
+        };
+        match progress {
+            Poll::Ready(()) => stalled = None,
+            Poll::Pending => {
                 let deadline = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
                 ready!(deadline.as_mut().poll(cx));
                 return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
             }
-            let mut slices = [IoSlice::new(&[]); 8];
-            let count = buf.chunks_vectored(&mut slices);
-            match tcp.try_write_vectored(&slices[..count]) {
-                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(written) => {
-                    buf.advance(written);
-                    stalled = None;
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
-            }
         }
-        Poll::Ready(Ok(()))
     })
     .await
 }

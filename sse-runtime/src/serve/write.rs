@@ -11,12 +11,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use http_body::Body as _;
 use http_body_util::BodyExt;
-use tokio::net::TcpStream;
 
 use super::encode::Out;
 use super::head::head;
 use super::request::has_token;
-use super::socket::Inbound;
+use super::socket::{Inbound, Socket};
 
 /// How a response ended.
 pub(super) enum Written {
@@ -27,14 +26,14 @@ pub(super) enum Written {
     Close,
 }
 
-/// Writes `response` to `tcp`. While the body streams, whatever the client sends is
+/// Writes `response` to `socket`. While the body streams, whatever the client sends is
 /// kept in `inbound` (a pipelined request), and the client closing the connection
 /// ends the response at once.
 ///
 /// The head is made before the future, so that the future holds only what the body's
 /// streaming needs: it lives as long as the stream, in every connection's task.
-pub(super) fn response<'a>(
-    tcp: &'a TcpStream,
+pub(super) fn response<'a, S: Socket>(
+    socket: &'a mut S,
     response: Response,
     keep_alive: bool,
     inbound: &'a mut Inbound,
@@ -62,12 +61,12 @@ pub(super) fn response<'a>(
         end: false,
         write_timeout,
     };
-    stream(tcp, body, out, bodiless, keep_alive, inbound)
+    stream(socket, body, out, bodiless, keep_alive, inbound)
 }
 
 /// Writes the head in `out`, then the body as it comes.
 async fn stream(
-    tcp: &TcpStream,
+    socket: &mut impl Socket,
     mut body: Body,
     mut out: Out,
     bodiless: bool,
@@ -77,7 +76,7 @@ async fn stream(
     // A body that is ready (a page, a JSON document) leaves with its head in one write;
     // a stream's head leaves at once, before its first event.
     let mut next = body.frame().now_or_never();
-    if next.is_none() && out.send(tcp).await.is_err() {
+    if next.is_none() && out.send(socket).await.is_err() {
         return Written::Close;
     }
     loop {
@@ -86,7 +85,7 @@ async fn stream(
             None => tokio::select! {
                 biased;
                 frame = body.frame() => frame,
-                () = inbound.client_gone(tcp) => return Written::Close,
+                () = inbound.client_gone(socket) => return Written::Close,
             },
         };
         // Every frame ready now goes out in the same write, up to `WRITE_MAX` bytes.
@@ -116,7 +115,7 @@ async fn stream(
             }
         };
         // What the body made before it failed still goes out.
-        if out.send(tcp).await.is_err() || failed {
+        if out.send(socket).await.is_err() || failed {
             return Written::Close;
         }
         if out.end {
