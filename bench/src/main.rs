@@ -5,6 +5,7 @@
 //! cargo run --release -p sse-bench -- --scenario all
 //! cargo run -p sse-bench -- --scenario smoke      # seconds; what CI runs
 //! cargo run --release -p sse-bench -- --scenario typed   # a typed send against send_json
+//! cargo run --release -p sse-bench -- --scenario tls     # idle streams over TLS and HTTP/2
 //! ```
 //!
 //! Each server runs as a child process (`sse-bench server <config> <port>`), so its
@@ -15,6 +16,7 @@ mod load;
 mod report;
 mod scenarios;
 mod server;
+mod tls;
 mod typed;
 
 use std::time::{Duration, Instant};
@@ -197,6 +199,9 @@ async fn main() {
     if wanted.eq_ignore_ascii_case("typed") {
         return typed::run().await;
     }
+    if wanted.eq_ignore_ascii_case("tls") {
+        return tls::run().await;
+    }
     let scenarios: Vec<&'static Scenario> = SCENARIOS
         .iter()
         .filter(|s| {
@@ -208,7 +213,9 @@ async fn main() {
         })
         .collect();
     if scenarios.is_empty() {
-        eprintln!("unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, all, or typed");
+        eprintln!(
+            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, all, typed, or tls"
+        );
         std::process::exit(2);
     }
     // `--config name` measures one configuration (and its baseline, if the scenario has it).

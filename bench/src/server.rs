@@ -131,7 +131,8 @@ fn redis_client(url: &str) -> redis::Client {
 /// The app of `config`.
 pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
     match config {
-        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "plain" => {
+        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "plain" | "tls"
+        | "tls-axum" => {
             let hub = match config {
                 "redis" => Hub::redis(redis_url).expect("a Redis URL"),
                 _ => Hub::embedded(),
@@ -336,6 +337,8 @@ pub(crate) async fn run(args: &[String]) {
         "embedded" | "embedded-stream" | "redis" => {
             sse_runtime::serve(listener, app).await.expect("serve")
         }
+        "tls" => crate::tls::serve_ours(listener, app).await,
+        "tls-axum" => crate::tls::serve_axum(listener, app).await,
         _ => axum::serve(listener, app).await.expect("serve"),
     }
 }

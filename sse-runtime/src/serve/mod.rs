@@ -31,7 +31,7 @@
 //! A connection that opens with the HTTP/2 preface (h2c with prior knowledge, as a proxy
 //! or `curl --http2-prior-knowledge` sends it) is handed to hyper's HTTP/2 server, where
 //! one connection carries many streams; a shutdown sends GOAWAY. With the feature `tls`,
-//! [`Serve::tls`] serves over rustls, HTTP/2 or HTTP/1.1 as ALPN chose, the same way
+//! `Serve::tls` serves over rustls, HTTP/2 or HTTP/1.1 as ALPN chose, the same way
 //! (`tls.rs`). Trailers of a response body are not sent over HTTP/1.1, as
 //! hyper sends them only to clients that ask with `TE: trailers`.
 

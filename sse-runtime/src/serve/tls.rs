@@ -16,6 +16,7 @@ use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::connection::{self, WithPeer};
@@ -96,6 +97,26 @@ fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
+/// The TLS stream of `tcp` once its handshake is done, within the header timeout.
+async fn handshake(
+    tls: TlsConfig,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    limits: Limits,
+) -> Option<Box<TlsStream<TcpStream>>> {
+    match tokio::time::timeout(limits.header, tls.acceptor.accept(tcp)).await {
+        Ok(Ok(socket)) => Some(Box::new(socket)),
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "a TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "a TLS handshake took longer than the header timeout");
+            None
+        }
+    }
+}
+
 /// Serves one connection over TLS: the handshake within the header timeout, then HTTP/2
 /// or HTTP/1.1 as ALPN chose.
 pub(super) async fn run(
@@ -106,16 +127,10 @@ pub(super) async fn run(
     stop: watch::Receiver<bool>,
     limits: Limits,
 ) {
-    let socket = match tokio::time::timeout(limits.header, tls.acceptor.accept(tcp)).await {
-        Ok(Ok(socket)) => socket,
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "a TLS handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "a TLS handshake took longer than the header timeout");
-            return;
-        }
+    // Both boxed: the handshake's state is freed once it is done, and rustls's, moved by
+    // value into the connection's future, would be laid out there more than once.
+    let Some(socket) = Box::pin(handshake(tls, tcp, peer, limits)).await else {
+        return;
     };
     let h2 = socket.get_ref().1.alpn_protocol() == Some(b"h2");
     match h2 {
