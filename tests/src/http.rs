@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
-use eventsource_stream::{Event, EventStreamError};
+use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -98,6 +98,16 @@ impl Client {
         }
     }
 
+    /// The rest of a body that ends (a refusal's reason, a page), as text; within
+    /// [`PATIENCE`], or the test fails.
+    pub async fn text(self) -> String {
+        let body = tokio::time::timeout(PATIENCE, self.body.collect())
+            .await
+            .expect("the whole body in time")
+            .expect("a body that ends cleanly");
+        String::from_utf8_lossy(&body.to_bytes()).into_owned()
+    }
+
     /// The rest of the body, as events parsed by the independent parser.
     pub fn events(
         self,
@@ -142,4 +152,15 @@ pub async fn take_events_within(
     tokio::time::timeout(wait, read)
         .await
         .expect("events in time")
+}
+
+/// The whole events in `bytes`, a stream's body read to its end, by the independent
+/// parser; an event cut off at the end is not one.
+pub async fn events_in(bytes: &[u8]) -> Vec<Event> {
+    let body = Bytes::copy_from_slice(bytes);
+    futures_util::stream::iter([Ok::<_, std::io::Error>(body)])
+        .eventsource()
+        .map(|event| event.expect("the parser takes any bytes"))
+        .collect()
+        .await
 }

@@ -1,10 +1,11 @@
 //! Channel views and `send_event`, one suite run against both backends: the embedded hub
 //! and a real `redis-server` started by the test.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Router};
 use futures_util::future::join_all;
@@ -23,6 +24,14 @@ pub struct Stream1;
 #[sse_view("/rooms/{room}", channel = "room:{room}")]
 pub struct Rooms;
 
+/// A channel named by the query, unchecked: the crate's rule must refuse what it must.
+#[sse_view("/by-query", channel = query_channel)]
+pub struct ByQuery;
+
+async fn query_channel(Query(query): Query<HashMap<String, String>>) -> String {
+    query.get("name").cloned().unwrap_or_default()
+}
+
 /// A channel that only the holder of a token may listen to.
 #[sse_view("/private/{id}", channel = private_channel)]
 pub struct Private;
@@ -35,7 +44,7 @@ async fn private_channel(Path(id): Path<u32>, headers: HeaderMap) -> Result<Stri
 }
 
 fn app(hub: &Hub) -> Router {
-    sse_routes![Stream1, Rooms, Private].layer(Extension(hub.clone()))
+    sse_routes![Stream1, Rooms, Private, ByQuery].layer(Extension(hub.clone()))
 }
 
 async fn server(hub: &Hub) -> SocketAddr {
@@ -167,11 +176,41 @@ async fn the_seed_view_streams_what_send_event_sends(backend: Backend) {
 async fn hostile_channel_names_are_refused_before_any_broker_sees_them(backend: Backend) {
     let hub = backend.hub();
     let addr = server(&hub).await;
-    let long = "x".repeat(10_000);
-    for room in ["a*b", "a%3Fb", "%5Bab%5D", "a%0Ab", "..%2F..%2Fetc", &long] {
-        let client = Client::get(addr, &format!("/rooms/{room}"), &[]).await;
-        assert_eq!(client.status, 400, "room {room:.20}");
+    // `room:` and 251 bytes is the longest name, 256 bytes; one more is refused.
+    let (longest, too_long, far_too_long) = ("x".repeat(251), "x".repeat(252), "x".repeat(10_000));
+    let pattern = "it holds a pattern character (`*`, `?`, `[` or `]`)";
+    let space = "it holds a control character or white space";
+    let slash = "it holds `/` or `\\`";
+    let refused = [
+        ("a*b", pattern),
+        ("a%3Fb", pattern),
+        ("%5Bab", pattern),
+        ("ab%5D", pattern),
+        ("a%0Ab", space),
+        ("a%0Db", space),
+        ("a%00b", space),
+        ("a%20b", space),
+        ("a%09b", space),
+        ("a%C2%A0b", space),
+        ("a%5Cb", slash),
+        ("..%2F..%2Fetc", slash),
+        (too_long.as_str(), "it is longer than 256 bytes"),
+        (far_too_long.as_str(), "it is longer than 256 bytes"),
+    ];
+    for (room, reason) in refused {
+        for path in [
+            format!("/rooms/{room}"),
+            format!("/by-query?name=room:{room}"),
+        ] {
+            let client = Client::get(addr, &path, &[]).await;
+            assert_eq!(client.status, 400, "{path:.40}");
+            let text = client.text().await;
+            assert_eq!(text, format!("bad channel name: {reason}"), "{path:.40}");
+        }
     }
+    let client = Client::get(addr, "/by-query", &[]).await;
+    assert_eq!(client.status, 400, "an empty name");
+    assert_eq!(client.text().await, "bad channel name: it is empty");
     assert_eq!(hub.listened_channels(), 0);
     if let Some(redis) = &backend.redis {
         assert_eq!(redis.subscriber_connections(), 0, "no subscription at all");
@@ -180,12 +219,23 @@ async fn hostile_channel_names_are_refused_before_any_broker_sees_them(backend: 
             redis::Value::Int(0)
         );
     }
-    let forged = hub.send_event("a\ndata: forged", "x", "foo").await;
-    assert!(matches!(forged, Err(Error::LineBreak(_))), "{forged:?}");
+    for forged_name in ["a\ndata: forged", "a\rdata: forged", "a\r\ndata: forged"] {
+        let forged = hub.send_event(forged_name, "x", "foo").await;
+        assert!(matches!(forged, Err(Error::LineBreak(_))), "{forged:?}");
+    }
     assert!(matches!(
         hub.send_event("e", "x", "a*").await,
         Err(Error::BadChannel(_))
     ));
+
+    // The longest name is taken, by both views.
+    for path in [
+        format!("/rooms/{longest}"),
+        format!("/by-query?name=room:{longest}"),
+    ] {
+        let client = Client::get(addr, &path, &[]).await;
+        assert_eq!(client.status, 200, "{path:.40}");
+    }
 }
 
 async fn a_resolver_picks_the_channel_or_refuses(backend: Backend) {

@@ -12,7 +12,6 @@ use axum::http::{Request, StatusCode, Version};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -110,10 +109,12 @@ async fn a_channel_view_streams_over_tls_and_other_requests_are_answered() {
         ("GET", "/page", "", "hello"),
         ("POST", "/echo", "again", "again"),
     ] {
+        // HTTP/1.1: the connection takes the next request once the last is done.
+        other.ready().await.expect("the connection stays open");
         let response = other
             .send_request(request(method, path, body))
             .await
-            .unwrap();
+            .unwrap_or_else(|error| panic!("{method} {path}: {error:?}"));
         assert_eq!(response.status(), StatusCode::OK, "{method} {path}");
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(bytes, expected, "{method} {path}");
@@ -152,13 +153,9 @@ async fn curl_reads_a_view_over_http2_with_tls() {
         .rsplit_once('\n')
         .unwrap();
     assert_eq!(version, "HTTP/2", "curl chose HTTP/2 by ALPN");
-    let body = Bytes::from(body.to_owned());
-    let events: Vec<_> = futures_util::stream::iter([Ok::<_, std::io::Error>(body)])
-        .eventsource()
-        .map(|event| event.expect("an event").data)
-        .collect()
-        .await;
-    assert_eq!(events, ["1", "2", "3"]);
+    let events = tests::events_in(body.as_bytes()).await;
+    let data: Vec<&str> = events.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(data, ["1", "2", "3"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,8 +165,9 @@ async fn a_handshake_that_never_comes_or_is_not_tls_is_closed_and_others_are_ser
     let addr = start(&hub, &certificate, header_timeout).await;
 
     // Silent after connecting: closed once the header timeout has passed.
-    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // Timed from before it connects: the server's timer starts after that.
     let started = tokio::time::Instant::now();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
     // Plain HTTP to the TLS port: refused by the handshake, then closed.
     let mut plain = TcpStream::connect(addr).await.unwrap();
     plain
