@@ -45,6 +45,8 @@ async fn extract(
     let agent = headers.get("user-agent").and_then(|v| v.to_str().ok());
     sse.add_message("agent", agent.unwrap_or("none"));
     sse.add_message("last", last.as_str().unwrap_or("none"));
+    let number = last.parse::<u64>().map(|n| (n + 1).to_string());
+    sse.add_message("next", number.as_deref().unwrap_or("none"));
 }
 
 /// Sends one event, then fails.
@@ -108,7 +110,7 @@ async fn extractors_stand_anywhere_among_the_arguments() {
     )
     .await;
     let mut events = client.events();
-    let got = take_events(&mut events, 4).await;
+    let got = take_events(&mut events, 5).await;
     let pairs: Vec<(&str, &str)> = got.iter().map(|e| (&*e.event, &*e.data)).collect();
     assert_eq!(
         pairs,
@@ -116,7 +118,8 @@ async fn extractors_stand_anywhere_among_the_arguments() {
             ("room", "kitchen"),
             ("who", "ann"),
             ("agent", "probe/1"),
-            ("last", "41")
+            ("last", "41"),
+            ("next", "42")
         ]
     );
 }
@@ -125,12 +128,55 @@ async fn extractors_stand_anywhere_among_the_arguments() {
 async fn last_event_id_falls_back_to_the_query_and_refuses_bad_ids() {
     let addr = serve(app(AppState::default())).await;
     let client = Client::get(addr, "/rooms/x?lastEventId=7", &[]).await;
-    let got = take_events(&mut client.events(), 4).await;
-    assert_eq!(got[3].data, "7");
+    let got = take_events(&mut client.events(), 5).await;
+    assert_eq!((got[3].data.as_str(), got[4].data.as_str()), ("7", "8"));
 
-    let long = "9".repeat(10_000);
-    let client = Client::get(addr, "/rooms/x", &[("last-event-id", &long)]).await;
-    assert_eq!(client.status, 400);
+    // A view sees no id at all for none, an empty one, and one that is not a number.
+    for (headers, last, next) in [
+        (&[][..], "none", "none"),
+        (&[("last-event-id", "")][..], "none", "none"),
+        (&[("last-event-id", "abc")][..], "abc", "none"),
+    ] {
+        let client = Client::get(addr, "/rooms/x", headers).await;
+        let got = take_events(&mut client.events(), 5).await;
+        assert_eq!((got[3].data.as_str(), got[4].data.as_str()), (last, next));
+    }
+
+    // 256 bytes is the longest id; each refusal is the crate's, with its reason, by
+    // header and by query.
+    let longest = "9".repeat(256);
+    let client = Client::get(addr, "/rooms/x", &[("last-event-id", &longest)]).await;
+    let got = take_events(&mut client.events(), 4).await;
+    assert_eq!(got[3].data, longest);
+    let too_long = "9".repeat(257);
+    let refused = [
+        (
+            too_long.as_str(),
+            too_long.as_str(),
+            "it is longer than 256 bytes",
+        ),
+        ("1\rid: 2", "1%0Did:%202", "it holds CR, LF or NUL"),
+        ("1\nid: 2", "1%0Aid:%202", "it holds CR, LF or NUL"),
+        ("1\0", "1%00", "it holds CR, LF or NUL"),
+    ];
+    for (header, query, reason) in refused {
+        let by_query = Client::get(addr, &format!("/rooms/x?lastEventId={query}"), &[]).await;
+        assert_eq!(by_query.status, 400, "{query:.20}");
+        assert_eq!(
+            by_query.text().await,
+            format!("bad Last-Event-ID: {reason}")
+        );
+        // CR, LF and NUL cannot be in a header (hyper's client refuses them; the raw
+        // bytes are in `limits.rs`); the length can.
+        if !header.contains(['\r', '\n', '\0']) {
+            let by_header = Client::get(addr, "/rooms/x", &[("last-event-id", header)]).await;
+            assert_eq!(by_header.status, 400, "{header:.20}");
+            assert_eq!(
+                by_header.text().await,
+                format!("bad Last-Event-ID: {reason}")
+            );
+        }
+    }
 }
 
 #[tokio::test]

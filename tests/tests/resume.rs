@@ -32,6 +32,7 @@ impl XorShift {
 
 on_both_backends!(
     clients_that_leave_and_come_back_get_every_event_once_in_order,
+    a_client_resuming_while_events_flow_gets_history_then_live_in_order,
     an_id_the_history_does_not_hold_gets_a_reset_event,
     the_default_history_keeps_the_last_thousand_events,
 );
@@ -115,6 +116,60 @@ async fn clients_that_leave_and_come_back_get_every_event_once_in_order(backend:
         total_reconnections >= CLIENTS,
         "the clients did come and go: {total_reconnections}"
     );
+}
+
+/// A resume whose history is two pages (100 events each) and more than one write
+/// (64) of the last page, while the sender goes on: the live events queued meanwhile
+/// come after the history, never between two of its writes. Twenty resumes, each
+/// about 180 events behind.
+async fn a_client_resuming_while_events_flow_gets_history_then_live_in_order(backend: Backend) {
+    const RESUMES: usize = 20;
+    const BEHIND: u64 = 180;
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let path = "/rooms/flow";
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sender = {
+        let (hub, sent) = (hub.clone(), sent.clone());
+        tokio::spawn(async move {
+            // Bounded: at most a minute of events, one every 200 µs or so.
+            for n in 0..300_000u64 {
+                hub.send_event("n", n.to_string(), "room:flow")
+                    .await
+                    .expect("sent");
+                sent.store(n + 1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        })
+    };
+    let mut client = Client::get(addr, path, &[]).await;
+    let mut previous: Option<u64> = None;
+    for resume in 0..RESUMES {
+        // Read a few, leave, let BEHIND more be sent, come back.
+        let mut events = client.events();
+        let mut last_id = String::new();
+        for event in take_events(&mut events, 5).await {
+            let n: u64 = event.data.parse().expect("a number");
+            if let Some(previous) = previous {
+                assert_eq!(
+                    n,
+                    previous + 1,
+                    "resume {resume}: in order, nothing lost or twice"
+                );
+            }
+            previous = Some(n);
+            last_id = event.id;
+        }
+        drop(events);
+        let target = previous.unwrap_or(0) + BEHIND;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while sent.load(std::sync::atomic::Ordering::SeqCst) <= target {
+            assert!(tokio::time::Instant::now() < deadline, "the sender goes on");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        client = Client::get(addr, path, &[("last-event-id", &last_id)]).await;
+    }
+    sender.abort();
 }
 
 async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {

@@ -7,7 +7,7 @@ use axum::{Extension, Router};
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 use sse_runtime::prelude::*;
-use tests::{serve, Client, PATIENCE};
+use tests::{logs, serve, Client, PATIENCE};
 
 /// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
@@ -36,6 +36,7 @@ const MEMORY_BOUND: u64 = 48 * 1024 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_cut_off_and_others_get_every_event() {
+    logs::capture();
     let hub = Hub::builder()
         .client_queue(1024)
         .history(4096)
@@ -128,5 +129,11 @@ async fn a_client_that_never_reads_is_cut_off_and_others_get_every_event() {
     assert!(
         received < EVENTS / 2,
         "cut off early, not fed everything: {received}"
+    );
+    // The log says who was cut off and why, for whoever wonders where a client went.
+    let cut_off = logs::containing("events behind its queue and was cut off");
+    assert!(
+        cut_off.len() == 1 && cut_off[0].starts_with("DEBUG"),
+        "one line for the one client cut off: {cut_off:?}"
     );
 }

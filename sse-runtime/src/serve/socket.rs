@@ -87,6 +87,10 @@ impl Inbound {
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
                 Poll::Pending => {
                     let started = !pending.is_empty();
+                    if !started {
+                        // A connection waiting for its next request keeps no buffer.
+                        *pending = Vec::new();
+                    }
                     if waiting
                         .as_ref()
                         .is_none_or(|(header, _)| *header != started)
