@@ -211,14 +211,30 @@ async fn the_default_history_keeps_the_last_thousand_events(backend: Backend) {
     let hub = backend.hub();
     let addr = serve(app(&hub)).await;
     let mut events = Client::get(addr, "/rooms/defaults", &[]).await.events();
-    // Read while sending: the default queue (1,024) is less than what is sent.
-    let reader = tokio::spawn(async move { take_events(&mut events, SENT).await });
+    // Read while sending, the sender never more than 500 ahead: the default queue
+    // (1,024) is less than what is sent, and a loaded machine must not make the reader
+    // fall behind it.
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let read = read.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(SENT);
+            while ids.len() < SENT {
+                ids.push(take_events(&mut events, 1).await.remove(0).id);
+                read.store(ids.len(), std::sync::atomic::Ordering::SeqCst);
+            }
+            ids
+        })
+    };
     for n in 0..SENT {
+        while n - read.load(std::sync::atomic::Ordering::SeqCst).min(n) > 500 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         hub.send_event("n", n.to_string(), "room:defaults")
             .await
             .unwrap();
     }
-    let ids: Vec<String> = reader.await.unwrap().into_iter().map(|e| e.id).collect();
+    let ids: Vec<String> = reader.await.unwrap();
     assert_eq!(ids.len(), SENT);
 
     let client = Client::get(addr, "/rooms/defaults", &[("last-event-id", &ids[100])]).await;
