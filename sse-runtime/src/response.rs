@@ -178,7 +178,7 @@ impl<S: Stream<Item = Bytes>> http_body::Body for SseBody<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.project();
-        let _span = this.registration.span().clone().entered();
+        let _span = this.registration.span().enter();
         if this.registration.ended() {
             this.registration.end_because(Ended::Shutdown);
             return Poll::Ready(goodbye(this.said_goodbye));

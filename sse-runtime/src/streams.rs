@@ -5,6 +5,7 @@
 //! dropped. Registering takes a lock once per stream; a stream then checks an atomic flag
 //! each time it is polled, so ending them costs nothing while they run.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -114,8 +115,9 @@ pub(crate) struct Registration {
     /// The view the stream is of, for `sse_streams_open`.
     view: &'static str,
     span: tracing::Span,
-    /// Why the stream ended, said when it leaves: what its body saw last.
-    ended: Ended,
+    /// Why the stream ended, said when it leaves: what its body saw last. A cell, so that
+    /// the body can say it while it is in the stream's span.
+    ended: Cell<Ended>,
 }
 
 /// Why a stream ended, as its span says.
@@ -168,7 +170,7 @@ impl Registration {
             stream,
             view,
             span,
-            ended: Ended::ClientGone,
+            ended: Cell::new(Ended::ClientGone),
         })
     }
 
@@ -179,8 +181,8 @@ impl Registration {
     }
 
     /// Says why the stream ended, for the span's last line.
-    pub(crate) fn end_because(&mut self, ended: Ended) {
-        self.ended = ended;
+    pub(crate) fn end_because(&self, ended: Ended) {
+        self.ended.set(ended);
     }
 
     /// Whether the stream must end.
@@ -204,7 +206,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         registry().streams().remove(&self.key);
         telemetry::stream(self.view, false);
-        let ended = match self.ended {
+        let ended = match self.ended.get() {
             Ended::ClientGone => "the client left or stopped reading",
             Ended::ByView => "the view ended it",
             Ended::Shutdown => "shutdown",

@@ -4,8 +4,9 @@
 use std::io;
 use std::time::Duration;
 
-use super::socket::{write_all, Socket};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::socket::{write_all, Socket};
 
 /// The most bytes of body gathered into one write.
 pub(super) const WRITE_MAX: usize = 64 * 1024;
