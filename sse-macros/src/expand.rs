@@ -208,7 +208,7 @@ fn channel_source(
                 parts: &mut #private::Parts,
                 state: &#state_ty,
             ) -> impl #private::FutureTrait<
-                Output = #private::Result<#private::String, #private::Response>,
+                Output = #private::Result<#private::Channels, #private::Response>,
             > + #private::Send
         }
     };

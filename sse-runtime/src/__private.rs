@@ -17,6 +17,7 @@ pub use std::string::{String, ToString};
 
 pub use crate::channel_view::{
     fixed_channel, parse_param, template_channel, ChannelResolver, ChannelRoute, ChannelSource,
+    Channels,
     ParseParam, Part, Template,
 };
 pub use crate::finished::refuse_finished;

@@ -41,6 +41,11 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 impl LastEventId {
     /// The id the request carries, or why it is refused.
     pub(crate) fn read(parts: &Parts) -> Result<Self, Error> {
+        Self::read_within(parts, MAX_LAST_EVENT_ID_LEN)
+    }
+
+    /// The id the request carries, at most `longest` bytes, or why it is refused.
+    pub(crate) fn read_within(parts: &Parts, longest: usize) -> Result<Self, Error> {
         let raw = match parts.headers.get("last-event-id") {
             Some(value) => Some(
                 std::str::from_utf8(value.as_bytes())
@@ -52,8 +57,11 @@ impl LastEventId {
         let Some(id) = raw.filter(|id| !id.is_empty()) else {
             return Ok(LastEventId(None));
         };
-        if id.len() > MAX_LAST_EVENT_ID_LEN {
-            return Err(Error::BadLastEventId("it is longer than 256 bytes"));
+        if id.len() > longest {
+            return Err(Error::BadLastEventId(match longest {
+                MAX_LAST_EVENT_ID_LEN => "it is longer than 256 bytes",
+                _ => "it is longer than the cursor of a stream of the most channels",
+            }));
         }
         if id.contains(['\r', '\n', '\0']) {
             return Err(Error::BadLastEventId("it holds CR, LF or NUL"));

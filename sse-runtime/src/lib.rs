@@ -223,7 +223,7 @@ mod yielder;
 
 pub use buffer::{Flush, Sse};
 pub use channel::{ChannelName, MAX_CHANNEL_LEN};
-pub use channel_view::{ChannelResolver, ResolvedChannel, RESET_EVENT};
+pub use channel_view::{ChannelResolver, Channels, ResolvedChannel, RESET_EVENT};
 pub use error::{Error, Field};
 pub use event::Event;
 pub use finished::{refuse_finished, FINISHED_ID};
@@ -231,7 +231,8 @@ pub use generator::ViewResponse;
 pub use hub::{
     send_event, Hub, HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES,
     DEFAULT_HISTORY, DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT,
-    DEFAULT_REDIS_HISTORY_BYTES, DEFAULT_REDIS_TIMEOUT, REDIS_DB_VAR, REDIS_URL_VAR,
+    DEFAULT_REDIS_HISTORY_BYTES, DEFAULT_REDIS_TIMEOUT, DEFAULT_STREAM_CHANNELS, REDIS_DB_VAR,
+    REDIS_URL_VAR,
 };
 pub use keep_alive::KeepAlive;
 pub use last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};

@@ -17,15 +17,15 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::channel::ChannelName;
-use crate::hub::Hub;
-use crate::last_event_id::LastEventId;
+use crate::hub::{Hub, CURSOR_ENTRY_MAX};
+use crate::last_event_id::{LastEventId, MAX_LAST_EVENT_ID_LEN};
 use crate::response::{refusal, SseResponse};
 use crate::streams::Registration;
 use stream::stream_channel;
@@ -42,11 +42,78 @@ pub trait ChannelSource<S>: Clone + Send + Sync + 'static {
     /// The response settings the attribute gives, on a response with no frames yet.
     fn options() -> SseResponse<()>;
 
-    /// The channel of this request, or the response that refuses it.
+    /// The channels of this request, or the response that refuses it.
     fn channel(
         parts: &mut Parts,
         state: &S,
-    ) -> impl Future<Output = Result<String, Response>> + Send;
+    ) -> impl Future<Output = Result<Channels, Response>> + Send;
+}
+
+/// The channels a request streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channels {
+    /// One channel, streamed as a channel view streams it: the events as they were
+    /// sent, with the hub's ids.
+    One(String),
+    /// A list, streamed as a feed, even of one channel: each event's type names its
+    /// channel (`news`, or `news/alert` for an event named `alert`), and its id is a
+    /// cursor that resumes every channel (README, "Several channels in one stream").
+    Many(Vec<String>),
+}
+
+/// The channels of a request, checked against the channel-name rule and the hub's cap.
+pub(crate) enum Checked {
+    One(ChannelName),
+    Many(Vec<ChannelName>),
+}
+
+impl Checked {
+    #[allow(clippy::result_large_err)] // a refusal is a response, as in axum
+    fn new(channels: Channels, cap: usize) -> Result<Checked, Response> {
+        let refuse = |reason: String| (StatusCode::BAD_REQUEST, reason).into_response();
+        match channels {
+            Channels::One(name) => Ok(Checked::One(
+                ChannelName::new(&name).map_err(IntoResponse::into_response)?,
+            )),
+            Channels::Many(names) => {
+                let mut checked: Vec<ChannelName> = Vec::with_capacity(names.len().min(cap));
+                for name in names {
+                    let name = ChannelName::new(&name).map_err(IntoResponse::into_response)?;
+                    if !checked.contains(&name) {
+                        checked.push(name);
+                    }
+                    if checked.len() > cap {
+                        return Err(refuse(format!(
+                            "the request names more than {cap} channels, the most one stream may follow\n"
+                        )));
+                    }
+                }
+                if checked.is_empty() {
+                    return Err(refuse("the request names no channel\n".to_owned()));
+                }
+                Ok(Checked::Many(checked))
+            }
+        }
+    }
+
+    /// The longest `Last-Event-ID` such a stream gives its client.
+    fn longest_id(&self, cap: usize) -> usize {
+        match self {
+            Checked::One(_) => MAX_LAST_EVENT_ID_LEN,
+            Checked::Many(_) => MAX_LAST_EVENT_ID_LEN.max(cap * CURSOR_ENTRY_MAX),
+        }
+    }
+
+    /// The channels, joined by `,`, for traces.
+    fn names(&self) -> String {
+        match self {
+            Checked::One(channel) => channel.as_str().to_owned(),
+            Checked::Many(channels) => {
+                let names: Vec<&str> = channels.iter().map(ChannelName::as_str).collect();
+                names.join(",")
+            }
+        }
+    }
 }
 
 /// The handler of a channel view `V`.
@@ -96,18 +163,19 @@ where
                 let reason = "the server's event hub is misconfigured; its log says how\n";
                 return (StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
             }
-            let name = match V::channel(&mut parts, &state).await {
-                Ok(name) => name,
+            let channels = match V::channel(&mut parts, &state).await {
+                Ok(channels) => channels,
                 Err(refusal) => return refusal,
             };
-            let channel = match ChannelName::new(&name) {
-                Ok(channel) => channel,
-                Err(error) => return error.into_response(),
+            let cap = hub.stream_channels();
+            let channels = match Checked::new(channels, cap) {
+                Ok(channels) => channels,
+                Err(refusal) => return refusal,
             };
-            match LastEventId::from_request_parts(&mut parts, &state).await {
+            match LastEventId::read_within(&parts, channels.longest_id(cap)) {
                 Ok(LastEventId(last)) => {
                     let span = registration.span();
-                    span.record("channel", channel.as_str());
+                    span.record("channel", channels.names());
                     if let Some(ConnectInfo(client)) =
                         parts.extensions.get::<ConnectInfo<SocketAddr>>()
                     {
@@ -117,7 +185,7 @@ where
                         span.record("resumed_from", last.as_str());
                     }
                     let options = V::options();
-                    stream_channel(registration, hub, channel, last, V::VIEW, options).await
+                    stream_channel(registration, hub, channels, last, V::VIEW, options).await
                 }
                 Err(error) => error.into_response(),
             }

@@ -8,51 +8,72 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::Channels;
 use crate::channel::ChannelName;
 
-/// What a channel resolver may return: the channel, or a refusal.
+/// What a channel resolver may return: a channel, a list of them, or a refusal.
 pub trait ResolvedChannel {
-    /// The channel, or the response that refuses the request.
+    /// The channels, or the response that refuses the request.
     #[allow(clippy::result_large_err)] // a rejection is a response, as in axum
-    fn into_channel(self) -> Result<String, Response>;
+    fn into_channels(self) -> Result<Channels, Response>;
 }
 
 impl ResolvedChannel for String {
-    fn into_channel(self) -> Result<String, Response> {
-        Ok(self)
+    fn into_channels(self) -> Result<Channels, Response> {
+        Ok(Channels::One(self))
     }
 }
 
 impl ResolvedChannel for &'static str {
-    fn into_channel(self) -> Result<String, Response> {
-        Ok(self.to_owned())
+    fn into_channels(self) -> Result<Channels, Response> {
+        Ok(Channels::One(self.to_owned()))
     }
 }
 
 impl ResolvedChannel for ChannelName {
-    fn into_channel(self) -> Result<String, Response> {
-        Ok(self.as_str().to_owned())
+    fn into_channels(self) -> Result<Channels, Response> {
+        Ok(Channels::One(self.as_str().to_owned()))
+    }
+}
+
+impl ResolvedChannel for Channels {
+    fn into_channels(self) -> Result<Channels, Response> {
+        Ok(self)
+    }
+}
+
+/// A list streams as a feed, even of one channel or none (which is refused with `400`).
+impl<C: ResolvedChannel> ResolvedChannel for Vec<C> {
+    fn into_channels(self) -> Result<Channels, Response> {
+        let mut all = Vec::with_capacity(self.len());
+        for channels in self {
+            match channels.into_channels()? {
+                Channels::One(channel) => all.push(channel),
+                Channels::Many(channels) => all.extend(channels),
+            }
+        }
+        Ok(Channels::Many(all))
     }
 }
 
 /// `None` answers `404 Not Found`.
 impl<C: ResolvedChannel> ResolvedChannel for Option<C> {
-    fn into_channel(self) -> Result<String, Response> {
+    fn into_channels(self) -> Result<Channels, Response> {
         self.ok_or_else(|| StatusCode::NOT_FOUND.into_response())?
-            .into_channel()
+            .into_channels()
     }
 }
 
 /// `Err(rejection)` answers with the rejection, such as `StatusCode::FORBIDDEN`.
 impl<C: ResolvedChannel, E: IntoResponse> ResolvedChannel for Result<C, E> {
-    fn into_channel(self) -> Result<String, Response> {
-        self.map_err(IntoResponse::into_response)?.into_channel()
+    fn into_channels(self) -> Result<Channels, Response> {
+        self.map_err(IntoResponse::into_response)?.into_channels()
     }
 }
 
 /// An async function that finds the channel of a request from its extractors.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a channel resolver: an `async fn` whose arguments are extractors and that returns a channel name, `Option` of one, or `Result` of one and a rejection",
+    message = "`{Self}` is not a channel resolver: an `async fn` whose arguments are extractors and that returns a channel name or a `Vec` of them, `Option` of one, or `Result` of one and a rejection",
     note = "a resolver that takes `State<T>` needs `state = T` in the `#[sse_view]` attribute"
 )]
 pub trait ChannelResolver<T, S>: Send + Sync {
@@ -61,7 +82,7 @@ pub trait ChannelResolver<T, S>: Send + Sync {
         self,
         parts: &mut Parts,
         state: &S,
-    ) -> impl Future<Output = Result<String, Response>> + Send;
+    ) -> impl Future<Output = Result<Channels, Response>> + Send;
 }
 
 macro_rules! resolver_taking {
@@ -75,13 +96,13 @@ macro_rules! resolver_taking {
             $($arg: FromRequestParts<S> + Send,)*
         {
             #[allow(non_snake_case, unused_variables)]
-            async fn resolve(self, parts: &mut Parts, state: &S) -> Result<String, Response> {
+            async fn resolve(self, parts: &mut Parts, state: &S) -> Result<Channels, Response> {
                 $(
                     let $arg = $arg::from_request_parts(parts, state)
                         .await
                         .map_err(IntoResponse::into_response)?;
                 )*
-                self($($arg),*).await.into_channel()
+                self($($arg),*).await.into_channels()
             }
         }
     };

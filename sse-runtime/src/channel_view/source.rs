@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::Channels;
 use crate::channel::{self, Broken, MAX_CHANNEL_LEN};
 
 /// A channel name or template from an `#[sse_view]` attribute, as the macro parsed it:
@@ -88,8 +89,10 @@ const fn refuse(broken: Broken) {
 }
 
 /// `channel = "foo"`.
-pub fn fixed_channel(name: &'static str) -> impl Future<Output = Result<String, Response>> + Send {
-    std::future::ready(Ok(name.to_owned()))
+pub fn fixed_channel(
+    name: &'static str,
+) -> impl Future<Output = Result<Channels, Response>> + Send {
+    std::future::ready(Ok(Channels::One(name.to_owned())))
 }
 
 /// How a parameter typed with `params(name: Type)` is read: parsed as its type, then
@@ -116,7 +119,7 @@ pub async fn template_channel<S: Send + Sync>(
     state: &S,
     template: Template,
     typed: &[(&'static str, ParseParam)],
-) -> Result<String, Response> {
+) -> Result<Channels, Response> {
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
         .map_err(IntoResponse::into_response)?;
@@ -144,5 +147,5 @@ pub async fn template_channel<S: Send + Sync>(
             }
         }
     }
-    Ok(channel)
+    Ok(Channels::One(channel))
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 use axum::response::Response;
 use tokio::time::Instant;
 
+use super::Checked;
+use crate::buffer::Sse;
 use crate::channel::ChannelName;
 use crate::event::Event;
 use crate::generator::Generator;
-use crate::hub::{Gone, Hub, Start};
+use crate::hub::{Encoded, Feed, Follow, Gone, Hub, Start};
 use crate::response::SseResponse;
 use crate::streams::Registration;
 use crate::telemetry;
@@ -18,32 +20,32 @@ use crate::telemetry;
 /// must reload whatever it built from the events, then it gets the live stream.
 pub const RESET_EVENT: &str = "sse-reset";
 
-/// Streams `channel` to one client: what it missed since `last_event_id`, then every
-/// event sent to it, each once and in order. The hub decides what comes; this batches
-/// and writes.
+/// Streams the channels of a request to one client: what it missed since
+/// `last_event_id`, then every event sent to them, each once and in order. The hub
+/// decides what comes; this batches and writes.
 pub(super) async fn stream_channel(
     registration: Registration,
     hub: Hub,
-    channel: ChannelName,
+    channels: Checked,
     last_event_id: Option<String>,
     view: &'static str,
     options: SseResponse<()>,
 ) -> Response {
-    let (start, mut follow) = hub.follow(channel, last_event_id.as_deref()).await;
+    let last = last_event_id.as_deref();
+    let (starts, mut follow) = match channels {
+        Checked::One(channel) => {
+            let (start, follow) = hub.follow(channel, last).await;
+            (vec![(None, start)], Following::One(follow))
+        }
+        Checked::Many(channels) => {
+            let (starts, feed) = hub.feed(channels, last).await;
+            let names = feed.channels().cloned().map(Some);
+            (names.zip(starts).collect(), Following::Many(feed))
+        }
+    };
     let frames = Generator::new(view, move |mut sse| async move {
-        match start {
-            Start::Live => {}
-            Start::Resumed => telemetry::resumed(true),
-            Start::Reset(last) => {
-                telemetry::resumed(false);
-                let reset = Event::new().event(RESET_EVENT).data(format!(
-                    "the events after {last:.64} are no longer kept: reload, then follow the live stream"
-                ));
-                sse.send(&reset).await;
-            }
-            Start::Unavailable(error) => {
-                // Ending the stream makes the client reconnect and ask again.
-                tracing::warn!(view, %error, "cannot read the history a client resumes from");
+        for (channel, start) in starts {
+            if !announce(&mut sse, view, channel.as_ref(), start).await {
                 return;
             }
         }
@@ -97,6 +99,69 @@ pub(super) async fn stream_channel(
     options
         .with_frames(frames)
         .into_registered_response(registration)
+}
+
+/// Tells the client how `channel` (`None`: the one channel of a single-channel view)
+/// starts; false if the stream cannot.
+async fn announce(
+    sse: &mut Sse,
+    view: &'static str,
+    channel: Option<&ChannelName>,
+    start: Start,
+) -> bool {
+    match start {
+        Start::Live => {}
+        Start::Resumed => telemetry::resumed(true),
+        Start::Reset(last) => {
+            telemetry::resumed(false);
+            let reset = match channel {
+                None => Event::new().event(RESET_EVENT).data(format!(
+                    "the events after {last:.64} are no longer kept: reload, then follow the live stream"
+                )),
+                Some(channel) => Event::new()
+                    .event(format!("{channel}/{RESET_EVENT}"))
+                    .data(format!(
+                        "the events of {channel} after {last:.64} are no longer kept: reload it, then follow the live stream"
+                    )),
+            };
+            sse.send(&reset).await;
+        }
+        Start::Unavailable(error) => {
+            // Ending the stream makes the client reconnect and ask again.
+            tracing::warn!(view, %error, "cannot read the history a client resumes from");
+            return false;
+        }
+    }
+    true
+}
+
+/// One channel, or several as a feed.
+enum Following {
+    One(Follow),
+    Many(Feed),
+}
+
+impl Following {
+    async fn next(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
+        match self {
+            Following::One(follow) => follow.next(into, max).await,
+            Following::Many(feed) => feed.next(into, max).await,
+        }
+    }
+
+    fn try_more(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
+        match self {
+            Following::One(follow) => follow.try_more(into, max),
+            Following::Many(feed) => feed.try_more(into, max),
+        }
+    }
+
+    fn queued(&self) -> usize {
+        match self {
+            Following::One(follow) => follow.queued(),
+            Following::Many(feed) => feed.queued(),
+        }
+    }
 }
 
 /// The most events written together when a client has several queued.

@@ -16,6 +16,9 @@ pub const REDIS_DB_VAR: &str = "SSE_REDIS_DB";
 /// How many events a client may fall behind before it is cut off, by default.
 pub const DEFAULT_CLIENT_QUEUE: usize = 1024;
 
+/// How many channels one stream may follow, by default.
+pub const DEFAULT_STREAM_CHANNELS: usize = 32;
+
 /// How many events of each channel are kept for clients that resume, by default.
 pub const DEFAULT_HISTORY: usize = 1000;
 
@@ -63,6 +66,7 @@ pub(crate) struct Settings {
     /// Why the settings cannot be used, found before the hub is built.
     pub(crate) refused: Option<String>,
     pub(crate) client_queue: usize,
+    pub(crate) stream_channels: usize,
     pub(crate) history: usize,
     pub(crate) history_channels: usize,
     /// `None`: the backend's default.
@@ -78,6 +82,7 @@ impl Default for Settings {
             redis_url: None,
             refused: None,
             client_queue: DEFAULT_CLIENT_QUEUE,
+            stream_channels: DEFAULT_STREAM_CHANNELS,
             history: DEFAULT_HISTORY,
             history_channels: DEFAULT_HISTORY_CHANNELS,
             history_bytes: None,
@@ -148,6 +153,14 @@ impl HubBuilder {
     /// them has read them: a channel with no traffic queues nothing.
     pub fn client_queue(mut self, events: usize) -> Self {
         self.settings.client_queue = events;
+        self
+    }
+
+    /// How many channels one stream may follow (default 32, at least 1): a request for
+    /// more is answered `400 Bad Request` with the reason. A stream's cursor, its events'
+    /// id, grows with its channels, about 30 bytes each.
+    pub fn stream_channels(mut self, channels: usize) -> Self {
+        self.settings.stream_channels = channels.max(1);
         self
     }
 

@@ -107,6 +107,23 @@ impl Broker for Embedded {
         Box::pin(std::future::ready(Ok(page)))
     }
 
+    fn history_from_beginning<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        let page = self.state().histories.from_beginning(channel.as_str(), limit);
+        Box::pin(std::future::ready(Ok(page)))
+    }
+
+    fn last_id<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
+        let last = self.state().histories.last_id(channel.as_str());
+        Box::pin(std::future::ready(Ok(last)))
+    }
+
     fn listen(&self, _: &ChannelName) -> bool {
         true
     }

@@ -4,7 +4,7 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::encoded::Encoded;
@@ -17,7 +17,7 @@ use crate::error::Error;
 
 /// How long a new listener waits for the broker to deliver its channel before it
 /// follows anyway (it then receives events once the broker is back).
-const READY_WAIT: Duration = Duration::from_secs(2);
+pub(super) const READY_WAIT: Duration = Duration::from_secs(2);
 
 /// How many events of history are read at once: a resume over a large history is read
 /// in pages as the client takes them, so no reply is large.
@@ -40,12 +40,6 @@ impl Subscription {
             hub: hub.clone(),
             channel,
         }
-    }
-
-    /// Waits until at least one event is queued, then moves up to `max` of them into
-    /// `into`.
-    async fn recv(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Ended> {
-        poll_fn(|cx| self.queue.poll_read(&mut self.place, Some(cx), into, max)).await
     }
 
     /// Moves up to `max` events already queued into `into`.
@@ -71,6 +65,25 @@ impl Drop for Subscription {
         let hub = &self.hub;
         hub.fanout
             .leave(&self.channel, &self.queue, &self.place, &*hub.broker);
+    }
+}
+
+/// Where a client resumes a channel from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// After the event with this id, which the history must still hold.
+    After(EventId),
+    /// From the channel's first event: the channel had none held when the client came,
+    /// so everything it has had since is new to the client, if the history dropped none.
+    Beginning,
+}
+
+impl std::fmt::Display for Resume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resume::After(id) => id.fmt(f),
+            Resume::Beginning => EventId::ZERO.fmt(f),
+        }
     }
 }
 
@@ -106,26 +119,69 @@ impl Follow {
         channel: ChannelName,
         last_event_id: Option<&str>,
     ) -> (Start, Follow) {
-        let mut subscription = Subscription::new(hub, channel);
-        subscription.ready_within(READY_WAIT).await;
-        let mut follow = Follow {
-            subscription,
+        let mut follow = Follow::listen(hub, channel);
+        follow.subscription.ready_within(READY_WAIT).await;
+        let from = match last_event_id {
+            None => None,
+            Some(last) => match last.parse::<EventId>() {
+                Ok(id) => Some(Resume::After(id)),
+                Err(()) => return (Start::Reset(last.to_owned()), follow),
+            },
+        };
+        let start = follow.start(from).await;
+        (start, follow)
+    }
+
+    /// Listens to `channel`, without waiting for the broker to deliver it yet.
+    pub(super) fn listen(hub: &Hub, channel: ChannelName) -> Follow {
+        Follow {
+            subscription: Subscription::new(hub, channel),
             backlog: Vec::new(),
             more_history: false,
             seen: None,
+        }
+    }
+
+    /// Waits until the broker delivers the channel, for at most `limit`.
+    pub(super) async fn ready_within(&mut self, limit: Duration) -> bool {
+        self.subscription.ready_within(limit).await
+    }
+
+    /// Reads the history the client missed, if it resumes `from` somewhere.
+    pub(super) async fn start(&mut self, from: Option<Resume>) -> Start {
+        let Some(from) = from else {
+            return Start::Live;
         };
-        let start = match last_event_id {
-            None => Start::Live,
-            Some(last) => match last.parse::<EventId>() {
-                Err(()) => Start::Reset(last.to_owned()),
-                Ok(id) => match follow.read_history(id).await {
-                    Ok(true) => Start::Resumed,
-                    Ok(false) => Start::Reset(last.to_owned()),
-                    Err(error) => Start::Unavailable(error),
-                },
-            },
+        let read = match from {
+            Resume::After(id) => self.read_history(id).await,
+            Resume::Beginning => self.read_from_beginning().await,
         };
-        (start, follow)
+        match read {
+            Ok(true) => Start::Resumed,
+            Ok(false) => Start::Reset(from.to_string()),
+            Err(error) => Start::Unavailable(error),
+        }
+    }
+
+    /// Hands out only events issued after `id` from now on.
+    pub(super) fn skip_up_to(&mut self, id: EventId) {
+        self.seen = Some(id);
+    }
+
+    /// The channel followed.
+    pub(super) fn channel(&self) -> &ChannelName {
+        &self.subscription.channel
+    }
+
+    /// Reads the first page of the whole history, if the history still holds every event
+    /// the channel has had; false if it dropped some.
+    async fn read_from_beginning(&mut self) -> Result<bool, Error> {
+        let hub = &self.subscription.hub;
+        let page = hub
+            .broker
+            .history_from_beginning(&self.subscription.channel, PAGE)
+            .await?;
+        Ok(self.take_page(EventId::ZERO, page))
     }
 
     /// Reads the page of history after `from` into the backlog; false if `from` is not
@@ -136,49 +192,89 @@ impl Follow {
             .broker
             .history(&self.subscription.channel, from, PAGE)
             .await?;
+        Ok(self.take_page(from, page))
+    }
+
+    /// Keeps a page of history read after `from` as the backlog; false if `from` is not
+    /// held.
+    fn take_page(&mut self, from: EventId, page: Page) -> bool {
         match page {
             Page::After(frames) => {
                 self.seen = Some(from);
                 self.more_history = frames.len() == PAGE;
                 self.backlog = frames;
-                Ok(true)
+                true
             }
-            Page::Unknown => Ok(false),
+            Page::Unknown => false,
         }
     }
 
     /// Waits for the next events and moves up to `max` of them into `into`, oldest first.
     pub(crate) async fn next(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
+        if self.from_history(into, max).await? {
+            return Ok(());
+        }
+        poll_fn(|cx| self.poll_live(cx, into, max)).await
+    }
+
+    /// Whether history is still to be handed out before the live events.
+    pub(super) fn in_history(&self) -> bool {
+        !self.backlog.is_empty() || self.more_history
+    }
+
+    /// Moves up to `max` events of history into `into`, reading the next page when the
+    /// last is handed out; false once the history is done.
+    pub(super) async fn from_history(
+        &mut self,
+        into: &mut Vec<Encoded>,
+        max: usize,
+    ) -> Result<bool, Gone> {
+        if self.backlog.is_empty() && self.more_history {
+            let from = self.seen.unwrap_or(EventId::ZERO);
+            // The history moved past the client meanwhile: it reconnects with its last
+            // id and is told to reload.
+            if !self.read_history(from).await.map_err(Gone::History)? {
+                return Err(Gone::Trimmed);
+            }
+        }
+        if self.backlog.is_empty() {
+            return Ok(false);
+        }
+        let take = self.backlog.len().min(max);
+        into.extend(self.backlog.drain(..take));
+        self.seen = into.iter().rev().find_map(|frame| frame.id).or(self.seen);
+        Ok(true)
+    }
+
+    /// Live events: ready once at least one not seen yet is moved into `into`.
+    pub(super) fn poll_live(
+        &mut self,
+        cx: &mut Context<'_>,
+        into: &mut Vec<Encoded>,
+        max: usize,
+    ) -> Poll<Result<(), Gone>> {
         loop {
-            if self.backlog.is_empty() && self.more_history {
-                let from = self.seen.unwrap_or(EventId::ZERO);
-                // The history moved past the client meanwhile: it reconnects with its last
-                // id and is told to reload.
-                if !self.read_history(from).await.map_err(Gone::History)? {
-                    return Err(Gone::Trimmed);
-                }
-            }
-            if !self.backlog.is_empty() {
-                let take = self.backlog.len().min(max);
-                into.extend(self.backlog.drain(..take));
-                self.seen = into.iter().rev().find_map(|frame| frame.id).or(self.seen);
-                return Ok(());
-            }
             let from = into.len();
-            self.subscription
-                .recv(into, max)
-                .await
-                .map_err(Gone::Ended)?;
-            self.skip_seen(from, into);
-            if into.len() > from {
-                return Ok(());
+            let subscription = &mut self.subscription;
+            match subscription
+                .queue
+                .poll_read(&mut subscription.place, Some(cx), into, max)
+            {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(ended)) => return Poll::Ready(Err(Gone::Ended(ended))),
+                Poll::Ready(Ok(())) => {
+                    self.skip_seen(from, into);
+                    if into.len() > from {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
             }
         }
     }
 
     /// Moves up to `max` more events that are queued already into `into`.
     pub(crate) fn try_more(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
-        if !self.backlog.is_empty() || self.more_history {
+        if self.in_history() {
             return Ok(());
         }
         let from = into.len();

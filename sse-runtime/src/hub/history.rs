@@ -36,11 +36,16 @@ pub(crate) struct Histories {
     bytes: usize,
     bounds: Bounds,
     last_id: EventId,
+    /// Whether a whole channel's history was ever forgotten: a channel held nowhere may
+    /// then have had events.
+    forgot_a_channel: bool,
 }
 
 struct Channel {
     frames: VecDeque<Encoded>,
     stamp: u64,
+    /// Whether an event of the channel was ever dropped.
+    dropped: bool,
 }
 
 /// What an event costs the history beyond its bytes.
@@ -62,6 +67,7 @@ impl Histories {
                 ..bounds
             },
             last_id: EventId::ZERO,
+            forgot_a_channel: false,
         }
     }
 
@@ -85,6 +91,7 @@ impl Histories {
             let held = Channel {
                 frames: VecDeque::new(),
                 stamp,
+                dropped: false,
             };
             self.channels.insert(channel.clone(), held);
         }
@@ -101,6 +108,7 @@ impl Histories {
         if held.frames.len() > self.bounds.per_channel {
             let oldest = held.frames.pop_front().expect("over its bound");
             self.bytes -= cost(&oldest);
+            held.dropped = true;
         }
         while self.bytes > self.bounds.bytes && self.drop_oldest_of_least_recent(channel) {}
     }
@@ -109,6 +117,7 @@ impl Histories {
         if let Some((_, name)) = self.recency.pop_first() {
             if let Some(held) = self.channels.remove(&name) {
                 self.bytes -= held.frames.iter().map(cost).sum::<usize>();
+                self.forgot_a_channel = true;
             }
         }
     }
@@ -128,11 +137,13 @@ impl Histories {
         }
         if let Some(oldest) = held.frames.pop_front() {
             self.bytes -= cost(&oldest);
+            held.dropped = true;
         }
         if held.frames.is_empty() {
             let name = name.clone();
             self.recency.remove(&stamp);
             self.channels.remove(&name);
+            self.forgot_a_channel = true;
         }
         true
     }
@@ -156,6 +167,24 @@ impl Histories {
             ),
             Err(_) => Page::Unknown,
         }
+    }
+
+    /// Up to `limit` of the first events of `channel`, if none it has had was dropped.
+    pub(crate) fn from_beginning(&self, channel: &str, limit: usize) -> Page {
+        if self.bounds.per_channel == 0 {
+            return Page::Unknown;
+        }
+        match self.channels.get(channel) {
+            Some(held) if held.dropped => Page::Unknown,
+            Some(held) => Page::After(held.frames.iter().take(limit).cloned().collect()),
+            None if self.forgot_a_channel => Page::Unknown,
+            None => Page::After(Vec::new()),
+        }
+    }
+
+    /// The id of the newest event of `channel` held.
+    pub(crate) fn last_id(&self, channel: &str) -> Option<EventId> {
+        self.channels.get(channel)?.frames.back()?.id
     }
 }
 

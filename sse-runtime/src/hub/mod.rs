@@ -7,9 +7,11 @@
 //! the Redis broker subscribes only to what someone here is listening to.
 
 mod builder;
+mod cursor;
 mod embedded;
 mod encoded;
 mod fanout;
+mod feed;
 mod follow;
 mod history;
 mod id;
@@ -32,9 +34,12 @@ pub(crate) use builder::Settings;
 pub use builder::{
     HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES, DEFAULT_HISTORY,
     DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
-    DEFAULT_REDIS_TIMEOUT, REDIS_DB_VAR, REDIS_URL_VAR,
+    DEFAULT_REDIS_TIMEOUT, DEFAULT_STREAM_CHANNELS, REDIS_DB_VAR, REDIS_URL_VAR,
 };
+pub(crate) use encoded::Encoded;
+pub(crate) use feed::Feed;
 pub(crate) use follow::{Follow, Gone, Start};
+pub(crate) use cursor::ENTRY_MAX as CURSOR_ENTRY_MAX;
 
 /// A future a broker returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -58,6 +63,18 @@ pub(crate) trait Broker: Send + Sync + 'static {
         from: EventId,
         limit: usize,
     ) -> BoxFuture<'a, Result<Page, Error>>;
+
+    /// Up to `limit` of the first events of `channel`, if its history still holds every
+    /// event the channel has had (`Page::Unknown` if it dropped some).
+    fn history_from_beginning<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>>;
+
+    /// The id of the newest event the history of `channel` holds, if it holds any.
+    fn last_id<'a>(&'a self, channel: &'a ChannelName)
+        -> BoxFuture<'a, Result<Option<EventId>, Error>>;
 
     /// The first local listener of `channel` arrived: start delivering it, and say
     /// whether delivery starts at once (else the broker marks the channel ready through
@@ -84,6 +101,7 @@ pub struct Hub {
     fanout: Arc<Fanout>,
     broker: Arc<dyn Broker>,
     max_event: usize,
+    stream_channels: usize,
 }
 
 impl std::fmt::Debug for Hub {
@@ -126,6 +144,7 @@ impl Hub {
             fanout,
             broker,
             max_event: settings.max_event,
+            stream_channels: settings.stream_channels,
         })
     }
 
@@ -145,6 +164,7 @@ impl Hub {
                     fanout: Arc::new(Fanout::new(1)),
                     broker: Arc::new(Misconfigured(reason)),
                     max_event: usize::MAX,
+                    stream_channels: builder::DEFAULT_STREAM_CHANNELS,
                 }
             })
         })
@@ -222,6 +242,11 @@ impl Hub {
             .await
     }
 
+    /// How many channels one stream may follow.
+    pub fn stream_channels(&self) -> usize {
+        self.stream_channels
+    }
+
     /// How many channels have listeners in this process now.
     pub fn listened_channels(&self) -> usize {
         self.fanout.channel_count()
@@ -241,6 +266,16 @@ impl Hub {
         last_event_id: Option<&str>,
     ) -> (Start, Follow) {
         Follow::new(self, channel, last_event_id).await
+    }
+
+    /// Follows several channels as one stream for one client, resuming each from the
+    /// cursor `last_event_id`; and how each channel starts, in the order given.
+    pub(crate) async fn feed(
+        &self,
+        channels: Vec<ChannelName>,
+        last_event_id: Option<&str>,
+    ) -> (Vec<Start>, Feed) {
+        Feed::new(self, channels, last_event_id).await
     }
 }
 
@@ -280,6 +315,16 @@ impl Broker for Misconfigured {
         _: EventId,
         _: usize,
     ) -> BoxFuture<'a, Result<Page, Error>> {
+        self.refuse()
+    }
+    fn history_from_beginning<'a>(
+        &'a self,
+        _: &'a ChannelName,
+        _: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        self.refuse()
+    }
+    fn last_id<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
         self.refuse()
     }
     fn listen(&self, _: &ChannelName) -> bool {

@@ -13,6 +13,7 @@
 mod link;
 mod subscriber;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use redis::streams::{StreamId, StreamRangeReply};
@@ -145,6 +146,21 @@ impl Broker for RedisBroker {
         Box::pin(self.commands.history(channel, from, limit))
     }
 
+    fn history_from_beginning<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        Box::pin(self.commands.history_from_beginning(channel, limit))
+    }
+
+    fn last_id<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
+        Box::pin(self.commands.last_id(channel))
+    }
+
     fn listen(&self, channel: &ChannelName) -> bool {
         self.start_subscriber();
         let _ = self.changes.send(Change::Listen(channel.clone()));
@@ -203,6 +219,51 @@ impl Commands {
             return Ok(Page::Unknown);
         }
         Ok(Page::After(self.frames(channel, entries)))
+    }
+
+    /// Up to `limit` of the first events of `channel`, if its stream never dropped one:
+    /// Redis (7 and later) tells the newest id it deleted, `0-0` if none. A stream that
+    /// does not exist has had no event within the history's time to live.
+    pub(super) async fn history_from_beginning(
+        &self,
+        channel: &ChannelName,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        let mut connection = self.link.connection().await?;
+        let info: redis::RedisResult<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(history_key(channel.as_str()))
+            .query_async(&mut connection)
+            .await;
+        let info = match info {
+            Ok(info) => info,
+            Err(error) if error.detail().is_some_and(|it| it.contains("no such key")) => {
+                return Ok(Page::After(Vec::new()));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let deleted = info
+            .get("max-deleted-entry-id")
+            .and_then(|id| redis::from_redis_value_ref::<String>(id).ok());
+        if deleted.as_deref() != Some("0-0") {
+            return Ok(Page::Unknown);
+        }
+        let entries = self.range(channel, "-", limit).await?;
+        Ok(Page::After(self.frames(channel, entries.ids.iter())))
+    }
+
+    /// The id of the newest event the history of `channel` holds.
+    pub(super) async fn last_id(&self, channel: &ChannelName) -> Result<Option<EventId>, Error> {
+        let mut connection = self.link.connection().await?;
+        let newest: StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(history_key(channel.as_str()))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut connection)
+            .await?;
+        Ok(newest.ids.first().and_then(|entry| entry.id.parse().ok()))
     }
 
     /// Up to `limit` events of `channel` after `after`, whether the history holds it or

@@ -1,0 +1,156 @@
+//! Several channels in one stream (a feed): each event's type names its channel, its id
+//! is a cursor that resumes every channel at once, a channel whose history moved on is
+//! reset alone, and the number of channels a stream may follow is capped.
+
+use axum::extract::Query;
+use axum::{Extension, Router};
+use eventsource_stream::Event;
+use sse_runtime::prelude::*;
+use tests::backend::Backend;
+use tests::{on_both_backends, serve, take_events, Client};
+
+/// The channels the query names: `/feed?channel=a&channel=b`.
+async fn named(Query(pairs): Query<Vec<(String, String)>>) -> Vec<String> {
+    let channels = pairs.into_iter().filter(|(key, _)| key == "channel");
+    channels.map(|(_, channel)| channel).collect()
+}
+
+#[sse_view("/feed", channel = named)]
+pub struct Feed;
+
+fn app(hub: &Hub) -> Router {
+    sse_routes![Feed].layer(Extension(hub.clone()))
+}
+
+on_both_backends!(
+    a_feed_resumes_every_channel_from_one_id_each_event_once_in_order,
+    a_channel_whose_history_moved_on_is_reset_alone,
+    a_stream_may_follow_so_many_channels_and_names_at_least_one,
+);
+
+/// `(type, data)` of each event.
+fn seen(events: &[Event]) -> Vec<(String, String)> {
+    let pairs = events.iter().map(|event| (event.event.clone(), event.data.clone()));
+    pairs.collect()
+}
+
+/// The events of `channel` among `events`, as the numbers sent.
+fn of(events: &[(String, String)], channel: &str) -> Vec<String> {
+    let kind = format!("{channel}/n");
+    let matching = events.iter().filter(|(event, _)| *event == kind);
+    matching.map(|(_, data)| data.clone()).collect()
+}
+
+async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backend: Backend) {
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let send = |channel: &'static str, data: String| {
+        let hub = hub.clone();
+        async move { hub.send_event("n", data, channel).await.expect("sent") }
+    };
+    // `old` has history before the client comes, `new` has never had an event.
+    for n in 0..3 {
+        send("old", format!("before-{n}")).await;
+    }
+    let path = "/feed?channel=live&channel=old&channel=new";
+    let client = Client::get(addr, path, &[]).await;
+    assert_eq!(client.status, 200);
+    let mut events = client.events();
+    // Only `live` speaks while the client is there.
+    for n in 0..4 {
+        send("live", n.to_string()).await;
+    }
+    let first = take_events(&mut events, 4).await;
+    assert_eq!(
+        seen(&first),
+        (0..4).map(|n| ("live/n".to_owned(), n.to_string())).collect::<Vec<_>>(),
+        "the type is the channel, then the event's name"
+    );
+    let ids: Vec<&str> = first.iter().map(|event| event.id.as_str()).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] != pair[1]), "{ids:?}");
+    let last = first.last().expect("four").id.clone();
+    drop(events);
+
+    // Away: every channel gets events, interleaved.
+    for n in 4..9 {
+        send("live", n.to_string()).await;
+        send("old", n.to_string()).await;
+        send("new", n.to_string()).await;
+    }
+    let client = Client::get(addr, path, &[("last-event-id", &last)]).await;
+    let mut events = client.events();
+    let missed = seen(&take_events(&mut events, 15).await);
+    let numbers: Vec<String> = (4..9).map(|n| n.to_string()).collect();
+    for channel in ["live", "old", "new"] {
+        assert_eq!(of(&missed, channel), numbers, "{channel}: {missed:?}");
+    }
+    // Then live, and the id of each event resumes from there.
+    send("new", "live-new".to_owned()).await;
+    let event = take_events(&mut events, 1).await.remove(0);
+    assert_eq!((event.event.as_str(), event.data.as_str()), ("new/n", "live-new"));
+    drop(events);
+    send("old", "after".to_owned()).await;
+    let client = Client::get(addr, path, &[("last-event-id", &event.id)]).await;
+    let mut events = client.events();
+    let event = take_events(&mut events, 1).await.remove(0);
+    assert_eq!((event.event.as_str(), event.data.as_str()), ("old/n", "after"));
+    // The same cursor by query, for clients that cannot set headers; nothing else is
+    // pending, so the next event is a new one.
+    drop(events);
+    let by_query = format!("{path}&lastEventId={}", event.id);
+    let mut events = Client::get(addr, &by_query, &[]).await.events();
+    send("live", "last".to_owned()).await;
+    let event = take_events(&mut events, 1).await.remove(0);
+    assert_eq!((event.event.as_str(), event.data.as_str()), ("live/n", "last"));
+}
+
+async fn a_channel_whose_history_moved_on_is_reset_alone(backend: Backend) {
+    let hub = backend.hub_with(|hub| hub.history(5));
+    let addr = serve(app(&hub)).await;
+    let path = "/feed?channel=busy&channel=quiet";
+    let mut events = Client::get(addr, path, &[]).await.events();
+    hub.send_event("n", "q0", "quiet").await.unwrap();
+    hub.send_event("n", "b0", "busy").await.unwrap();
+    let last = take_events(&mut events, 2).await.remove(1).id;
+    drop(events);
+    // Redis trims `MAXLEN ~` by whole nodes of 100 entries: send well past that.
+    for n in 1..300 {
+        hub.send_event("n", format!("b{n}"), "busy").await.unwrap();
+    }
+    hub.send_event("n", "q1", "quiet").await.unwrap();
+    let mut events = Client::get(addr, path, &[("last-event-id", &last)]).await.events();
+    let got = seen(&take_events(&mut events, 2).await);
+    assert_eq!(got[0].0, "busy/sse-reset", "{got:?}");
+    assert!(got[0].1.contains("busy"), "the reset names its channel: {}", got[0].1);
+    assert_eq!(got[1], ("quiet/n".to_owned(), "q1".to_owned()));
+    hub.send_event("n", "live", "busy").await.unwrap();
+    let live = take_events(&mut events, 1).await.remove(0);
+    assert_eq!((live.event.as_str(), live.data.as_str()), ("busy/n", "live"));
+}
+
+async fn a_stream_may_follow_so_many_channels_and_names_at_least_one(backend: Backend) {
+    let hub = backend.hub_with(|hub| hub.stream_channels(3));
+    let addr = serve(app(&hub)).await;
+    let refused = Client::get(addr, "/feed?channel=a&channel=b&channel=c&channel=d", &[]).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.text().await,
+        "the request names more than 3 channels, the most one stream may follow\n"
+    );
+    let none = Client::get(addr, "/feed", &[]).await;
+    assert_eq!(none.status, 400);
+    assert_eq!(none.text().await, "the request names no channel\n");
+    let bad = Client::get(addr, "/feed?channel=a&channel=b%2Fc", &[]).await;
+    assert_eq!(bad.status, 400);
+    // A channel named twice is followed once: three names, two channels.
+    let mut events = Client::get(addr, "/feed?channel=a&channel=b&channel=a&channel=b", &[])
+        .await
+        .events();
+    hub.send_event("n", "1", "a").await.unwrap();
+    hub.send_event("n", "2", "b").await.unwrap();
+    let got = seen(&take_events(&mut events, 2).await);
+    assert_eq!(
+        got,
+        [("a/n".to_owned(), "1".to_owned()), ("b/n".to_owned(), "2".to_owned())]
+    );
+}
