@@ -2,12 +2,14 @@
 
 use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream, Parser};
-use syn::{Expr, Ident, LitStr, Token, Type};
+use syn::{Expr, Ident, LitBool, LitStr, Token, Type};
 
 use crate::errors::Errors;
 
 mod kw {
     syn::custom_keyword!(channel);
+    syn::custom_keyword!(channels);
+    syn::custom_keyword!(presence);
     syn::custom_keyword!(state);
     syn::custom_keyword!(keep_alive);
     syn::custom_keyword!(retry);
@@ -16,8 +18,10 @@ mod kw {
 }
 
 /// The keys `#[sse_view]` accepts, for "did you mean" hints.
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 9] = [
     "channel",
+    "channels",
+    "presence",
     "state",
     "keep_alive",
     "retry",
@@ -31,8 +35,11 @@ const KEYS: [&str; 7] = [
 pub(crate) struct Args {
     /// The route path, when the attribute gives one.
     pub(crate) path: Option<LitStr>,
-    /// `channel = ...`: the view streams a channel.
-    pub(crate) channel: Option<(kw::channel, Channel)>,
+    /// `channel = ...` or `channels = [...]`: the view streams channels; the span is
+    /// the key's.
+    pub(crate) channel: Option<(Ident, Channel)>,
+    /// `presence = true`: the view tells its channels' clients who joins and leaves.
+    pub(crate) presence: Option<(kw::presence, LitBool)>,
     /// `state = Type`: the router state the extractors are checked against.
     pub(crate) state: Option<(kw::state, Type)>,
     /// `keep_alive = Duration`: the silence after which a keep-alive comment goes out.
@@ -70,6 +77,8 @@ pub(crate) enum Channel {
     Template(LitStr),
     /// An async function that resolves the channel from extractors.
     Resolver(syn::Path),
+    /// `channels = ["news", "user:{user}"]`: names or templates, streamed as a feed.
+    List(Vec<LitStr>),
 }
 
 impl Args {
@@ -95,7 +104,20 @@ impl Args {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::channel) {
                 let (key, channel) = key_value::<kw::channel, Channel>(input)?;
+                let key = Ident::new("channel", key.span);
                 set_once(&mut self.channel, key, channel, "channel", errors);
+            } else if lookahead.peek(kw::channels) {
+                let key = input.parse::<kw::channels>()?;
+                input.parse::<Token![=]>()?;
+                let content;
+                syn::bracketed!(content in input);
+                let list = content.parse_terminated(<LitStr as Parse>::parse, Token![,])?;
+                let list = Channel::List(list.into_iter().collect());
+                let key = Ident::new("channels", key.span);
+                set_once(&mut self.channel, key, list, "channels", errors);
+            } else if lookahead.peek(kw::presence) {
+                let (key, on) = key_value::<kw::presence, LitBool>(input)?;
+                set_once(&mut self.presence, key, on, "presence", errors);
             } else if lookahead.peek(kw::state) {
                 let (key, state) = key_value::<kw::state, Type>(input)?;
                 set_once(&mut self.state, key, state, "state", errors);
@@ -194,7 +216,7 @@ fn unknown_key(key: &str) -> String {
             "`{key}` is not an argument of `#[sse_view]`: give the path first, as a string: `#[sse_view(\"/path\")]`"
         );
     }
-    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `state = Type`, `keep_alive = Duration`, `retry = Duration`, `event = Type`, `params(name: Type, ..)` and `crate = path`";
+    let valid = "the arguments are a path (`\"/path\"`), `channel = ...`, `channels = [...]`, `presence = true`, `state = Type`, `keep_alive = Duration`, `retry = Duration`, `event = Type`, `params(name: Type, ..)` and `crate = path`";
     match KEYS.iter().find(|known| edit_distance(key, known) <= 2) {
         Some(known) => {
             format!("unknown argument `{key}` of `#[sse_view]`: did you mean `{known}`? ({valid})")

@@ -133,8 +133,9 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
         View::Channel(declaration) => channel_source(args, declaration, &ident, template, valid),
         View::Generator(_) => TokenStream::new(),
     };
+    let single = matches!(&args.channel, Some((_, Channel::Template(_))));
     let publisher = match (view, template, valid) {
-        (View::Channel(declaration), Some(parts), true) => {
+        (View::Channel(declaration), Some(parts), true) if single => {
             publisher(args, declaration, &ident, parts)
         }
         _ => TokenStream::new(),
@@ -144,6 +145,15 @@ fn companion(args: &Args, view: &View, template: Option<&[Part]>, valid: bool) -
         (Some((_, Channel::Template(literal))), true) => quote_spanned! {literal.span()=>
             const _: () = #ident::TEMPLATE.check();
         },
+        (Some((_, Channel::List(list))), true) => list
+            .iter()
+            .map(|literal| {
+                let template = template_of(&private, literal);
+                quote_spanned! {literal.span()=>
+                    const _: () = #template.check();
+                }
+            })
+            .collect(),
         _ => TokenStream::new(),
     };
     quote! {
@@ -228,6 +238,16 @@ fn channel_source(
                 quote!(#private::template_channel(parts, state, Self::TEMPLATE, &[#(#typed),*])),
             )
         }
+        (Some((_, Channel::List(list))), Some(_)) => {
+            let templates = list.iter().map(|literal| template_of(&private, literal));
+            (
+                signature(Span::call_site()),
+                quote!({
+                    const TEMPLATES: &[#private::Template] = &[#(#templates),*];
+                    #private::template_channels(parts, state, TEMPLATES)
+                }),
+            )
+        }
         // Spanned at the resolver, the signature too, so that a resolver that is none
         // is reported once, there.
         (Some((_, Channel::Resolver(resolver))), _) if valid => (
@@ -240,9 +260,14 @@ fn channel_source(
         ),
     };
     let options = options(args);
+    let presence = match &args.presence {
+        Some((_, on)) => quote!(const PRESENCE: bool = #on;),
+        None => TokenStream::new(),
+    };
     quote! {
         impl #generics #private::ChannelSource<#state_ty> for #companion {
             const VIEW: &'static str = #name;
+            #presence
 
             fn options() -> #private::SseResponse<()> {
                 #options
@@ -253,6 +278,16 @@ fn channel_source(
             }
         }
     }
+}
+
+/// `Template::new(&[..])` of one template of a list, which the checks found well formed.
+fn template_of(private: &TokenStream, literal: &syn::LitStr) -> TokenStream {
+    let parts = template::parse(&literal.value()).unwrap_or_default();
+    let parts = parts.iter().map(|part| match part {
+        Part::Text(text) => quote!(#private::Part::Text(#text)),
+        Part::Param(name) => quote!(#private::Part::Param(#name)),
+    });
+    quote!(#private::Template::new(&[#(#parts),*]))
 }
 
 /// `View::channel(..)` and `View::channel_on(&hub, ..)`: the channel of a view with a

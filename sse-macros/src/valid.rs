@@ -44,6 +44,12 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) -> Option<Vec
                     "`params(..)` types a channel template's parameters; a generator view takes its path parameters with `Path<T>`",
                 );
             }
+            if let Some((key, _)) = &args.presence {
+                errors.at(
+                    key,
+                    "`presence = true` tells a channel view's clients who joins and leaves; a generator view has no channel",
+                );
+            }
             None
         }
         View::Channel(declaration) => {
@@ -61,6 +67,32 @@ pub(crate) fn check(args: &Args, view: &View, errors: &mut Errors) -> Option<Vec
                         check_params(params, parts, errors);
                     }
                     parts
+                }
+                Some((key, Channel::List(list))) => {
+                    if list.is_empty() {
+                        errors.at(
+                            key,
+                            "`channels = [...]` lists at least one channel, as in `channels = [\"news\", \"user:{user}\"]`",
+                        );
+                    }
+                    if let Some((key, _)) = &args.event {
+                        errors.at(
+                            key,
+                            "`event = Type` types the publisher of one channel template; a list of channels has none: send to each with `Hub::send`",
+                        );
+                    }
+                    if let Some((key, _)) = &args.params {
+                        errors.at(
+                            key,
+                            "`params(..)` types the parameters of one channel template; in a list of channels they are read as text",
+                        );
+                    }
+                    // Every template's pieces together: the path must have every parameter.
+                    let mut all = Vec::new();
+                    for template in list {
+                        all.extend(check_template(template, path_params.as_deref(), errors)?);
+                    }
+                    Some(all)
                 }
                 Some((_, Channel::Resolver(resolver))) => {
                     if args.event.is_some() || args.params.is_some() {

@@ -16,7 +16,8 @@ pub use std::borrow::Cow;
 pub use std::string::{String, ToString};
 
 pub use crate::channel_view::{
-    fixed_channel, parse_param, template_channel, ChannelResolver, ChannelRoute, ChannelSource,
+    fixed_channel, parse_param, template_channel, template_channels, ChannelResolver, ChannelRoute,
+    ChannelSource,
     Channels,
     ParseParam, Part, Template,
 };

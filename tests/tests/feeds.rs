@@ -18,14 +18,19 @@ async fn named(Query(pairs): Query<Vec<(String, String)>>) -> Vec<String> {
 #[sse_view("/feed", channel = named)]
 pub struct Feed;
 
+/// A user's page: the news everyone reads and their own messages, on one stream.
+#[sse_view("/users/{user}/feed", channels = ["news", "user:{user}"])]
+pub struct UserFeed;
+
 fn app(hub: &Hub) -> Router {
-    sse_routes![Feed].layer(Extension(hub.clone()))
+    sse_routes![Feed, UserFeed].layer(Extension(hub.clone()))
 }
 
 on_both_backends!(
     a_feed_resumes_every_channel_from_one_id_each_event_once_in_order,
     a_channel_whose_history_moved_on_is_reset_alone,
     a_stream_may_follow_so_many_channels_and_names_at_least_one,
+    a_list_of_templates_in_the_attribute_is_a_feed,
 );
 
 /// `(type, data)` of each event.
@@ -148,9 +153,42 @@ async fn a_stream_may_follow_so_many_channels_and_names_at_least_one(backend: Ba
         .events();
     hub.send_event("n", "1", "a").await.unwrap();
     hub.send_event("n", "2", "b").await.unwrap();
-    let got = seen(&take_events(&mut events, 2).await);
+    let mut got = seen(&take_events(&mut events, 2).await);
+    got.sort();
     assert_eq!(
         got,
         [("a/n".to_owned(), "1".to_owned()), ("b/n".to_owned(), "2".to_owned())]
     );
+}
+
+async fn a_list_of_templates_in_the_attribute_is_a_feed(backend: Backend) {
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let mut ann = Client::get(addr, "/users/ann/feed", &[]).await.events();
+    let mut bob = Client::get(addr, "/users/bob/feed", &[]).await.events();
+    hub.send_event("n", "for ann", "user:ann").await.unwrap();
+    hub.send_event("n", "for all", "news").await.unwrap();
+    hub.send_event("n", "for bob", "user:bob").await.unwrap();
+    // Order is kept within a channel, not across channels.
+    let mut got = seen(&take_events(&mut ann, 2).await);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("news/n".to_owned(), "for all".to_owned()),
+            ("user:ann/n".to_owned(), "for ann".to_owned())
+        ]
+    );
+    let mut got = seen(&take_events(&mut bob, 2).await);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("news/n".to_owned(), "for all".to_owned()),
+            ("user:bob/n".to_owned(), "for bob".to_owned())
+        ]
+    );
+    // A user name that makes no channel is refused at the door.
+    let refused = Client::get(addr, "/users/a*b/feed", &[]).await;
+    assert_eq!(refused.status, 400);
 }

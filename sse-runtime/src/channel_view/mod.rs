@@ -31,13 +31,19 @@ use crate::streams::Registration;
 use stream::stream_channel;
 
 pub use resolver::{ChannelResolver, ResolvedChannel};
-pub use source::{fixed_channel, parse_param, template_channel, ParseParam, Part, Template};
+pub use source::{
+    fixed_channel, parse_param, template_channel, template_channels, ParseParam, Part, Template,
+};
 pub use stream::RESET_EVENT;
 
 /// What the attribute of a channel view says, implemented by the view's hidden companion.
 pub trait ChannelSource<S>: Clone + Send + Sync + 'static {
     /// The view's name, for logs.
     const VIEW: &'static str;
+
+    /// Whether the view tells its channels' clients who joins and leaves
+    /// (`presence = true`).
+    const PRESENCE: bool = false;
 
     /// The response settings the attribute gives, on a response with no frames yet.
     fn options() -> SseResponse<()>;
@@ -49,70 +55,103 @@ pub trait ChannelSource<S>: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Channels, Response>> + Send;
 }
 
-/// The channels a request streams.
+/// The channels a request streams, and who listens, as a resolver returns them.
+///
+/// ```
+/// use sse_runtime::Channels;
+///
+/// let feed = Channels::many(["news", "user:7"]).member("ann");
+/// # let _ = feed;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Channels {
+pub struct Channels {
+    names: Vec<String>,
+    feed: bool,
+    member: Option<String>,
+}
+
+impl Channels {
     /// One channel, streamed as a channel view streams it: the events as they were
     /// sent, with the hub's ids.
-    One(String),
+    pub fn one(name: impl Into<String>) -> Channels {
+        Channels {
+            names: vec![name.into()],
+            feed: false,
+            member: None,
+        }
+    }
+
     /// A list, streamed as a feed, even of one channel: each event's type names its
     /// channel (`news`, or `news/alert` for an event named `alert`), and its id is a
     /// cursor that resumes every channel (README, "Several channels in one stream").
-    Many(Vec<String>),
+    pub fn many<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Channels {
+        Channels {
+            names: names.into_iter().map(Into::into).collect(),
+            feed: true,
+            member: None,
+        }
+    }
+
+    /// Who listens: the member a view with `presence = true` announces when the stream
+    /// joins and leaves (else an anonymous name).
+    pub fn member(mut self, member: impl Into<String>) -> Channels {
+        self.member = Some(member.into());
+        self
+    }
+
+    /// Adds `other`'s channels: the whole is a feed.
+    pub(crate) fn extend(&mut self, other: Channels) {
+        self.names.extend(other.names);
+        self.feed = true;
+        self.member = self.member.take().or(other.member);
+    }
 }
 
 /// The channels of a request, checked against the channel-name rule and the hub's cap.
-pub(crate) enum Checked {
-    One(ChannelName),
-    Many(Vec<ChannelName>),
+pub(crate) struct Checked {
+    pub(crate) names: Vec<ChannelName>,
+    pub(crate) feed: bool,
+    pub(crate) member: Option<String>,
 }
 
 impl Checked {
     #[allow(clippy::result_large_err)] // a refusal is a response, as in axum
     fn new(channels: Channels, cap: usize) -> Result<Checked, Response> {
         let refuse = |reason: String| (StatusCode::BAD_REQUEST, reason).into_response();
-        match channels {
-            Channels::One(name) => Ok(Checked::One(
-                ChannelName::new(&name).map_err(IntoResponse::into_response)?,
-            )),
-            Channels::Many(names) => {
-                let mut checked: Vec<ChannelName> = Vec::with_capacity(names.len().min(cap));
-                for name in names {
-                    let name = ChannelName::new(&name).map_err(IntoResponse::into_response)?;
-                    if !checked.contains(&name) {
-                        checked.push(name);
-                    }
-                    if checked.len() > cap {
-                        return Err(refuse(format!(
-                            "the request names more than {cap} channels, the most one stream may follow\n"
-                        )));
-                    }
-                }
-                if checked.is_empty() {
-                    return Err(refuse("the request names no channel\n".to_owned()));
-                }
-                Ok(Checked::Many(checked))
+        let mut names: Vec<ChannelName> = Vec::with_capacity(channels.names.len().min(cap));
+        for name in channels.names {
+            let name = ChannelName::new(&name).map_err(IntoResponse::into_response)?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            if names.len() > cap {
+                return Err(refuse(format!(
+                    "the request names more than {cap} channels, the most one stream may follow\n"
+                )));
             }
         }
+        if names.is_empty() {
+            return Err(refuse("the request names no channel\n".to_owned()));
+        }
+        Ok(Checked {
+            names,
+            feed: channels.feed,
+            member: channels.member,
+        })
     }
 
     /// The longest `Last-Event-ID` such a stream gives its client.
     fn longest_id(&self, cap: usize) -> usize {
-        match self {
-            Checked::One(_) => MAX_LAST_EVENT_ID_LEN,
-            Checked::Many(_) => MAX_LAST_EVENT_ID_LEN.max(cap * CURSOR_ENTRY_MAX),
+        match self.feed {
+            false => MAX_LAST_EVENT_ID_LEN,
+            true => MAX_LAST_EVENT_ID_LEN.max(cap * CURSOR_ENTRY_MAX),
         }
     }
 
     /// The channels, joined by `,`, for traces.
-    fn names(&self) -> String {
-        match self {
-            Checked::One(channel) => channel.as_str().to_owned(),
-            Checked::Many(channels) => {
-                let names: Vec<&str> = channels.iter().map(ChannelName::as_str).collect();
-                names.join(",")
-            }
-        }
+    fn joined(&self) -> String {
+        let names: Vec<&str> = self.names.iter().map(ChannelName::as_str).collect();
+        names.join(",")
     }
 }
 
@@ -175,7 +214,7 @@ where
             match LastEventId::read_within(&parts, channels.longest_id(cap)) {
                 Ok(LastEventId(last)) => {
                     let span = registration.span();
-                    span.record("channel", channels.names());
+                    span.record("channel", channels.joined());
                     if let Some(ConnectInfo(client)) =
                         parts.extensions.get::<ConnectInfo<SocketAddr>>()
                     {
@@ -185,7 +224,7 @@ where
                         span.record("resumed_from", last.as_str());
                     }
                     let options = V::options();
-                    stream_channel(registration, hub, channels, last, V::VIEW, options).await
+                    stream_channel(registration, hub, channels, last, V::VIEW, V::PRESENCE, options).await
                 }
                 Err(error) => error.into_response(),
             }

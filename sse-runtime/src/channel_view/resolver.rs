@@ -20,19 +20,19 @@ pub trait ResolvedChannel {
 
 impl ResolvedChannel for String {
     fn into_channels(self) -> Result<Channels, Response> {
-        Ok(Channels::One(self))
+        Ok(Channels::one(self))
     }
 }
 
 impl ResolvedChannel for &'static str {
     fn into_channels(self) -> Result<Channels, Response> {
-        Ok(Channels::One(self.to_owned()))
+        Ok(Channels::one(self))
     }
 }
 
 impl ResolvedChannel for ChannelName {
     fn into_channels(self) -> Result<Channels, Response> {
-        Ok(Channels::One(self.as_str().to_owned()))
+        Ok(Channels::one(self.as_str()))
     }
 }
 
@@ -45,14 +45,11 @@ impl ResolvedChannel for Channels {
 /// A list streams as a feed, even of one channel or none (which is refused with `400`).
 impl<C: ResolvedChannel> ResolvedChannel for Vec<C> {
     fn into_channels(self) -> Result<Channels, Response> {
-        let mut all = Vec::with_capacity(self.len());
+        let mut all = Channels::many(Vec::<String>::new());
         for channels in self {
-            match channels.into_channels()? {
-                Channels::One(channel) => all.push(channel),
-                Channels::Many(channels) => all.extend(channels),
-            }
+            all.extend(channels.into_channels()?);
         }
-        Ok(Channels::Many(all))
+        Ok(all)
     }
 }
 

@@ -31,6 +31,16 @@ pub enum Part {
     Param(&'static str),
 }
 
+impl Part {
+    /// The text of a `Text` part; a parameter has none.
+    fn text(&self) -> &'static str {
+        match self {
+            Part::Text(text) => text,
+            Part::Param(_) => "",
+        }
+    }
+}
+
 impl Template {
     /// The template made of `parts`.
     pub const fn new(parts: &'static [Part]) -> Template {
@@ -92,7 +102,7 @@ const fn refuse(broken: Broken) {
 pub fn fixed_channel(
     name: &'static str,
 ) -> impl Future<Output = Result<Channels, Response>> + Send {
-    std::future::ready(Ok(Channels::One(name.to_owned())))
+    std::future::ready(Ok(Channels::one(name)))
 }
 
 /// How a parameter typed with `params(name: Type)` is read: parsed as its type, then
@@ -147,5 +157,25 @@ pub async fn template_channel<S: Send + Sync>(
             }
         }
     }
-    Ok(Channels::One(channel))
+    Ok(Channels::one(channel))
+}
+
+/// `channels = ["news", "user:{user}"]`: each template with its parameters replaced, as
+/// a feed.
+pub async fn template_channels<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    templates: &[Template],
+) -> Result<Channels, Response> {
+    let mut channels = Channels::many(Vec::<String>::new());
+    for template in templates {
+        let fixed = template.parts.iter().all(|part| matches!(part, Part::Text(_)));
+        let channel = match fixed {
+            // A route without path parameters has no `Path` to read.
+            true => Channels::one(template.parts.iter().map(Part::text).collect::<String>()),
+            false => template_channel(parts, state, *template, &[]).await?,
+        };
+        channels.extend(channel);
+    }
+    Ok(channels)
 }

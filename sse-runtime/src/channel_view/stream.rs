@@ -29,21 +29,32 @@ pub(super) async fn stream_channel(
     channels: Checked,
     last_event_id: Option<String>,
     view: &'static str,
+    presence: bool,
     options: SseResponse<()>,
 ) -> Response {
     let last = last_event_id.as_deref();
-    let (starts, mut follow) = match channels {
-        Checked::One(channel) => {
+    let Checked {
+        mut names,
+        feed,
+        member,
+    } = channels;
+    let present = names.clone();
+    let (starts, mut follow) = match (feed, names.pop()) {
+        (false, Some(channel)) if names.is_empty() => {
             let (start, follow) = hub.follow(channel, last).await;
             (vec![(None, start)], Following::One(follow))
         }
-        Checked::Many(channels) => {
-            let (starts, feed) = hub.feed(channels, last).await;
+        (_, last_name) => {
+            names.extend(last_name);
+            let (starts, feed) = hub.feed(names, last).await;
             let names = feed.channels().cloned().map(Some);
             (names.zip(starts).collect(), Following::Many(feed))
         }
     };
+    // Present from when it listens until the stream ends.
+    let membership = hub.join(present, member, presence);
     let frames = Generator::new(view, move |mut sse| async move {
+        let _membership = membership;
         for (channel, start) in starts {
             if !announce(&mut sse, view, channel.as_ref(), start).await {
                 return;

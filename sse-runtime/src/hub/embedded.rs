@@ -9,6 +9,7 @@ use super::encoded::Encoded;
 use super::fanout::Fanout;
 use super::history::{Bounds, Histories, Page};
 use super::id::EventId;
+use super::presence::{self, ChannelReport};
 use super::{BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
@@ -122,6 +123,27 @@ impl Broker for Embedded {
     ) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
         let last = self.state().histories.last_id(channel.as_str());
         Box::pin(std::future::ready(Ok(last)))
+    }
+
+    fn report<'a>(
+        &'a self,
+        _: &'a str,
+        changes: &'a [ChannelReport],
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        for change in changes {
+            if let Some(members) = &change.members {
+                let event = presence::event(change.channel.as_str(), change.count, members);
+                self.fanout.deliver(change.channel.as_str(), event);
+            }
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn presence<'a>(
+        &'a self,
+        _: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<usize>, Error>> {
+        Box::pin(std::future::ready(Ok(None)))
     }
 
     fn listen(&self, _: &ChannelName) -> bool {

@@ -16,6 +16,7 @@ mod follow;
 mod history;
 mod id;
 pub(crate) mod payload;
+pub(crate) mod presence;
 mod queue;
 mod redis;
 
@@ -39,6 +40,8 @@ pub use builder::{
 pub(crate) use encoded::Encoded;
 pub(crate) use feed::Feed;
 pub(crate) use follow::{Follow, Gone, Start};
+pub(crate) use presence::Membership;
+pub use presence::PRESENCE_EVENT;
 pub(crate) use cursor::ENTRY_MAX as CURSOR_ENTRY_MAX;
 
 /// A future a broker returns.
@@ -76,6 +79,19 @@ pub(crate) trait Broker: Send + Sync + 'static {
     fn last_id<'a>(&'a self, channel: &'a ChannelName)
         -> BoxFuture<'a, Result<Option<EventId>, Error>>;
 
+    /// Records what changed in the presence of this process (named `process`) and tells
+    /// the clients of each channel whose members came or went.
+    fn report<'a>(
+        &'a self,
+        process: &'a str,
+        changes: &'a [presence::ChannelReport],
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// How many streams listen to `channel` in every process sharing the broker; `None`
+    /// if the broker knows this process only.
+    fn presence<'a>(&'a self, channel: &'a ChannelName)
+        -> BoxFuture<'a, Result<Option<usize>, Error>>;
+
     /// The first local listener of `channel` arrived: start delivering it, and say
     /// whether delivery starts at once (else the broker marks the channel ready through
     /// the fanout later). Called with the fanout's lock held, so calls come in the order
@@ -102,6 +118,7 @@ pub struct Hub {
     broker: Arc<dyn Broker>,
     max_event: usize,
     stream_channels: usize,
+    presence: Arc<presence::Presence>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -145,6 +162,7 @@ impl Hub {
             broker,
             max_event: settings.max_event,
             stream_channels: settings.stream_channels,
+            presence: presence::Presence::new(),
         })
     }
 
@@ -165,6 +183,7 @@ impl Hub {
                     broker: Arc::new(Misconfigured(reason)),
                     max_event: usize::MAX,
                     stream_channels: builder::DEFAULT_STREAM_CHANNELS,
+                    presence: presence::Presence::new(),
                 }
             })
         })
@@ -247,6 +266,29 @@ impl Hub {
         self.stream_channels
     }
 
+    /// How many streams listen to `channel`, in every process that shares the broker:
+    /// each process reports its own within a quarter of a second, and one that stops
+    /// without a goodbye drops out within ten seconds. Embedded, this process's.
+    pub async fn presence(&self, channel: &str) -> Result<usize, Error> {
+        let channel = ChannelName::new(channel)?;
+        match self.broker.presence(&channel).await? {
+            Some(count) => Ok(count),
+            None => Ok(self.presence.local(channel.as_str())),
+        }
+    }
+
+    /// A stream is present on `channels` until the membership is dropped; when
+    /// `announce`, the channels' clients are told it joined and left, as `member`.
+    pub(crate) fn join(
+        &self,
+        channels: Vec<ChannelName>,
+        member: Option<String>,
+        announce: bool,
+    ) -> Membership {
+        self.presence
+            .join(&self.broker, channels, member, announce)
+    }
+
     /// How many channels have listeners in this process now.
     pub fn listened_channels(&self) -> usize {
         self.fanout.channel_count()
@@ -325,6 +367,12 @@ impl Broker for Misconfigured {
         self.refuse()
     }
     fn last_id<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
+        self.refuse()
+    }
+    fn report<'a>(&'a self, _: &'a str, _: &'a [presence::ChannelReport]) -> BoxFuture<'a, Result<(), Error>> {
+        self.refuse()
+    }
+    fn presence<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<usize>, Error>> {
         self.refuse()
     }
     fn listen(&self, _: &ChannelName) -> bool {

@@ -15,6 +15,7 @@ mod subscriber;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use redis::streams::{StreamId, StreamRangeReply};
 use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, RedisError};
@@ -25,6 +26,7 @@ use super::encoded::Encoded;
 use super::fanout::Fanout;
 use super::history::Page;
 use super::id::EventId;
+use super::presence::{self, ChannelReport};
 use super::{payload, BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
@@ -36,6 +38,18 @@ use subscriber::{Change, Subscriber};
 fn history_key(channel: &str) -> String {
     format!("sse:history:{channel}")
 }
+
+/// The key of the sorted set of processes by their last presence heartbeat.
+const PROCESSES_KEY: &str = "sse:presence:processes";
+
+/// The key of a channel's hash of stream counts by process.
+fn presence_key(channel: &str) -> String {
+    format!("sse:presence:channel:{channel}")
+}
+
+/// How long a channel's presence hash outlives the last report that named it: longer
+/// than the time between two full reports.
+const PRESENCE_TTL: Duration = Duration::from_secs(60);
 
 /// The key that remembers an idempotency key of a channel. The channel's length comes
 /// first: channel `a:b` with key `c` and channel `a` with key `b:c` are not the same.
@@ -54,6 +68,8 @@ pub(crate) struct RedisBroker {
 pub(super) struct Commands {
     link: Arc<Link>,
     send: redis::Script,
+    report: redis::Script,
+    count: redis::Script,
     history: usize,
     history_bytes: usize,
     /// Seconds a history outlives its channel's last event.
@@ -82,6 +98,8 @@ impl RedisBroker {
         let commands = Arc::new(Commands {
             link: Link::new(client.clone(), config.clone()),
             send: redis::Script::new(include_str!("send.lua")),
+            report: redis::Script::new(include_str!("presence.lua")),
+            count: redis::Script::new(include_str!("count.lua")),
             // A stream trimmed to nothing would leave no id to resume from.
             history: settings.history.max(1),
             history_bytes: settings
@@ -161,6 +179,21 @@ impl Broker for RedisBroker {
         Box::pin(self.commands.last_id(channel))
     }
 
+    fn report<'a>(
+        &'a self,
+        process: &'a str,
+        changes: &'a [ChannelReport],
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.commands.report(process, changes))
+    }
+
+    fn presence<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<usize>, Error>> {
+        Box::pin(async move { self.commands.presence(channel).await.map(Some) })
+    }
+
     fn listen(&self, channel: &ChannelName) -> bool {
         self.start_subscriber();
         let _ = self.changes.send(Change::Listen(channel.clone()));
@@ -203,6 +236,39 @@ impl Commands {
             }
             Err(error) => Err(Error::Redis(error)),
         }
+    }
+
+    /// Records a presence report of `process`: one script, whatever the number of
+    /// channels.
+    async fn report(&self, process: &str, changes: &[ChannelReport]) -> Result<(), Error> {
+        let mut connection = self.link.connection().await?;
+        let mut invocation = self.report.key(PROCESSES_KEY);
+        invocation
+            .arg(process)
+            .arg(presence::DEAD.as_millis() as u64)
+            .arg(PRESENCE_TTL.as_secs());
+        for change in changes {
+            invocation
+                .key(presence_key(change.channel.as_str()))
+                .arg(change.channel.as_str())
+                .arg(change.count)
+                .arg(change.members.as_deref().unwrap_or_default());
+        }
+        let _: i64 = invocation.invoke_async(&mut connection).await?;
+        Ok(())
+    }
+
+    /// How many streams listen to `channel` in every live process.
+    async fn presence(&self, channel: &ChannelName) -> Result<usize, Error> {
+        let mut connection = self.link.connection().await?;
+        let count: usize = self
+            .count
+            .key(PROCESSES_KEY)
+            .key(presence_key(channel.as_str()))
+            .arg(presence::DEAD.as_millis() as u64)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(count)
     }
 
     /// Up to `limit` events of `channel` after `from`, if the history holds `from`.

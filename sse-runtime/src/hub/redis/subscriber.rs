@@ -237,7 +237,10 @@ impl Subscriber {
                     self.delivered.remove(&channel);
                     leave.push(channel);
                 }
-                _ => {}
+                // Left and joined again before this round: still subscribed, and the
+                // new listeners' queue is to be told so.
+                (true, true) => fanout.set_ready(channel.as_str(), true),
+                (false, false) => {}
             }
         }
         if !leave.is_empty() {
