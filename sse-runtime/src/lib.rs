@@ -424,7 +424,8 @@ pub use futures_core::Stream;
 /// The names a view module needs: `use sse_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        send_event, sse_routes, sse_view, stream, Event, Hub, LastEventId, Sse, SseEvent, Stream,
+        send_event, sse_routes, sse_view, stream, Channels, Event, Hub, LastEventId, Sse, SseEvent,
+        Stream,
     };
 }
 

@@ -10,7 +10,6 @@ use axum::{Extension, Router};
 use eventsource_stream::Event;
 use serde_json::Value;
 use sse_runtime::prelude::*;
-use sse_runtime::Channels;
 use tests::backend::Backend;
 use tests::{on_both_backends, serve, take_events, Client, PATIENCE};
 
