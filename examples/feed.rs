@@ -37,8 +37,13 @@ async fn named(Query(pairs): Query<Vec<(String, String)>>) -> Vec<String> {
 #[sse_view("/feed", channel = named)]
 pub struct Feed;
 
-async fn send(Path(channel): Path<String>, data: String) -> Result<&'static str, sse_runtime::Error> {
-    Hub::global().send(&channel, &Event::new().data(data)).await?;
+async fn send(
+    Path(channel): Path<String>,
+    data: String,
+) -> Result<&'static str, sse_runtime::Error> {
+    Hub::global()
+        .send(&channel, &Event::new().data(data))
+        .await?;
     Ok("sent")
 }
 

@@ -55,7 +55,10 @@ async fn reader(
     Query(reader): Query<Reader>,
 ) -> Result<Channels, (StatusCode, &'static str)> {
     if !dm_name(&reader.name) {
-        return Err((StatusCode::BAD_REQUEST, "a name has 1 to 40 letters, digits, `-`, `_` or `.`"));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "a name has 1 to 40 letters, digits, `-`, `_` or `.`",
+        ));
     }
     let channels = [format!("chat:{room}"), format!("dm:{}", reader.name)];
     Ok(Channels::many(channels).member(reader.name))
@@ -101,7 +104,10 @@ async fn post_dm(
         return Err((StatusCode::BAD_REQUEST, reason.to_owned()));
     }
     if message.text.trim().is_empty() || message.text.chars().count() > 1000 {
-        return Err((StatusCode::BAD_REQUEST, "a message has 1 to 1000 characters".to_owned()));
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "a message has 1 to 1000 characters".to_owned(),
+        ));
     }
     Hub::global()
         .send_json("message", &message, &format!("dm:{to}"))

@@ -287,7 +287,7 @@ fn template_of(private: &TokenStream, literal: &syn::LitStr) -> TokenStream {
         Part::Text(text) => quote!(#private::Part::Text(#text)),
         Part::Param(name) => quote!(#private::Part::Param(#name)),
     });
-    quote!(#private::Template::new(&[#(#parts),*]))
+    quote_spanned!(literal.span()=> #private::Template::new(&[#(#parts),*]))
 }
 
 /// `View::channel(..)` and `View::channel_on(&hub, ..)`: the channel of a view with a

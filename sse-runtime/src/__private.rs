@@ -17,9 +17,7 @@ pub use std::string::{String, ToString};
 
 pub use crate::channel_view::{
     fixed_channel, parse_param, template_channel, template_channels, ChannelResolver, ChannelRoute,
-    ChannelSource,
-    Channels,
-    ParseParam, Part, Template,
+    ChannelSource, Channels, ParseParam, Part, Template,
 };
 pub use crate::finished::refuse_finished;
 use crate::generator::Generator;

@@ -33,11 +33,16 @@ async fn request(addr: &str, method: &str, path: &str, body: &str) -> (String, S
 
 async fn send(addr: &str, channel: &str, data: &str) {
     let (status, body) = request(addr, "POST", &format!("/send/{channel}"), data).await;
-    assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", "sent"));
+    assert_eq!(
+        (status.as_str(), body.as_str()),
+        ("HTTP/1.1 200 OK", "sent")
+    );
 }
 
 async fn presence(addr: &str, channel: &str) -> String {
-    request(addr, "GET", &format!("/presence/{channel}"), "").await.1
+    request(addr, "GET", &format!("/presence/{channel}"), "")
+        .await
+        .1
 }
 
 /// Waits until `GET /presence/{channel}` answers `count`, for at most `wait`; how long
@@ -73,9 +78,17 @@ async fn two_feed_instances_share_channels_resume_and_count_presence_even_after_
     let stream = Client::get(socket(&one), "/feed?channel=a&channel=b", &[]).await;
     assert_eq!(stream.status, 200);
     let mut on_one = stream.events();
-    let mut on_two = Client::get(socket(&two), "/feed?channel=a", &[]).await.events();
-    let mut also_on_two = Client::get(socket(&two), "/feed?channel=a", &[]).await.events();
-    for (addr, channel, count) in [(&one.addr, "a", 3), (&two.addr, "a", 3), (&two.addr, "b", 1)] {
+    let mut on_two = Client::get(socket(&two), "/feed?channel=a", &[])
+        .await
+        .events();
+    let mut also_on_two = Client::get(socket(&two), "/feed?channel=a", &[])
+        .await
+        .events();
+    for (addr, channel, count) in [
+        (&one.addr, "a", 3),
+        (&two.addr, "a", 3),
+        (&two.addr, "b", 1),
+    ] {
         presence_becomes(addr, channel, count, PATIENCE).await;
     }
 
@@ -83,7 +96,10 @@ async fn two_feed_instances_share_channels_resume_and_count_presence_even_after_
     send(&two.addr, "a", "to a").await;
     send(&one.addr, "b", "to b").await;
     let got = take_events(&mut on_one, 2).await;
-    let got: Vec<(&str, &str)> = got.iter().map(|e| (e.event.as_str(), e.data.as_str())).collect();
+    let got: Vec<(&str, &str)> = got
+        .iter()
+        .map(|e| (e.event.as_str(), e.data.as_str()))
+        .collect();
     assert_eq!(got, [("a", "to a"), ("b", "to b")]);
     for events in [&mut on_two, &mut also_on_two] {
         let event = take_events(events, 1).await.remove(0);
@@ -107,13 +123,18 @@ async fn two_feed_instances_share_channels_resume_and_count_presence_even_after_
     got.sort();
     assert_eq!(
         got,
-        [("a".to_owned(), "missed a".to_owned()), ("b".to_owned(), "missed b".to_owned())]
+        [
+            ("a".to_owned(), "missed a".to_owned()),
+            ("b".to_owned(), "missed b".to_owned())
+        ]
     );
 
     // Instance two holds every stream on `a` now; killed without a goodbye, it drops
     // out of the count.
     presence_becomes(&one.addr, "a", 3, PATIENCE).await;
-    let mut lone = Client::get(socket(&one), "/feed?channel=a", &[]).await.events();
+    let mut lone = Client::get(socket(&one), "/feed?channel=a", &[])
+        .await
+        .events();
     presence_becomes(&one.addr, "a", 4, PATIENCE).await;
     two.signal("KILL");
     let _ = two.child.wait();
@@ -122,7 +143,10 @@ async fn two_feed_instances_share_channels_resume_and_count_presence_even_after_
     send(&one.addr, "a", "still here").await;
     let event = take_events(&mut lone, 1).await.remove(0);
     assert_eq!(event.data, "still here");
-    assert_eq!(presence(&one.addr, "nobody").await, "{\"channel\":\"nobody\",\"count\":0}");
+    assert_eq!(
+        presence(&one.addr, "nobody").await,
+        "{\"channel\":\"nobody\",\"count\":0}"
+    );
     let (status, _) = request(&one.addr, "GET", "/presence/a%20b", "").await;
     assert_eq!(status, "HTTP/1.1 400 Bad Request");
 }

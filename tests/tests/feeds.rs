@@ -15,6 +15,7 @@ async fn named(Query(pairs): Query<Vec<(String, String)>>) -> Vec<String> {
     channels.map(|(_, channel)| channel).collect()
 }
 
+/// The channels of the query, as one stream.
 #[sse_view("/feed", channel = named)]
 pub struct Feed;
 
@@ -35,7 +36,9 @@ on_both_backends!(
 
 /// `(type, data)` of each event.
 fn seen(events: &[Event]) -> Vec<(String, String)> {
-    let pairs = events.iter().map(|event| (event.event.clone(), event.data.clone()));
+    let pairs = events
+        .iter()
+        .map(|event| (event.event.clone(), event.data.clone()));
     pairs.collect()
 }
 
@@ -68,7 +71,9 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
     let first = take_events(&mut events, 4).await;
     assert_eq!(
         seen(&first),
-        (0..4).map(|n| ("live/n".to_owned(), n.to_string())).collect::<Vec<_>>(),
+        (0..4)
+            .map(|n| ("live/n".to_owned(), n.to_string()))
+            .collect::<Vec<_>>(),
         "the type is the channel, then the event's name"
     );
     let ids: Vec<&str> = first.iter().map(|event| event.id.as_str()).collect();
@@ -92,13 +97,19 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
     // Then live, and the id of each event resumes from there.
     send("new", "live-new".to_owned()).await;
     let event = take_events(&mut events, 1).await.remove(0);
-    assert_eq!((event.event.as_str(), event.data.as_str()), ("new/n", "live-new"));
+    assert_eq!(
+        (event.event.as_str(), event.data.as_str()),
+        ("new/n", "live-new")
+    );
     drop(events);
     send("old", "after".to_owned()).await;
     let client = Client::get(addr, path, &[("last-event-id", &event.id)]).await;
     let mut events = client.events();
     let event = take_events(&mut events, 1).await.remove(0);
-    assert_eq!((event.event.as_str(), event.data.as_str()), ("old/n", "after"));
+    assert_eq!(
+        (event.event.as_str(), event.data.as_str()),
+        ("old/n", "after")
+    );
     // The same cursor by query, for clients that cannot set headers; nothing else is
     // pending, so the next event is a new one.
     drop(events);
@@ -106,7 +117,10 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
     let mut events = Client::get(addr, &by_query, &[]).await.events();
     send("live", "last".to_owned()).await;
     let event = take_events(&mut events, 1).await.remove(0);
-    assert_eq!((event.event.as_str(), event.data.as_str()), ("live/n", "last"));
+    assert_eq!(
+        (event.event.as_str(), event.data.as_str()),
+        ("live/n", "last")
+    );
 }
 
 async fn a_channel_whose_history_moved_on_is_reset_alone(backend: Backend) {
@@ -123,14 +137,23 @@ async fn a_channel_whose_history_moved_on_is_reset_alone(backend: Backend) {
         hub.send_event("n", format!("b{n}"), "busy").await.unwrap();
     }
     hub.send_event("n", "q1", "quiet").await.unwrap();
-    let mut events = Client::get(addr, path, &[("last-event-id", &last)]).await.events();
+    let mut events = Client::get(addr, path, &[("last-event-id", &last)])
+        .await
+        .events();
     let got = seen(&take_events(&mut events, 2).await);
     assert_eq!(got[0].0, "busy/sse-reset", "{got:?}");
-    assert!(got[0].1.contains("busy"), "the reset names its channel: {}", got[0].1);
+    assert!(
+        got[0].1.contains("busy"),
+        "the reset names its channel: {}",
+        got[0].1
+    );
     assert_eq!(got[1], ("quiet/n".to_owned(), "q1".to_owned()));
     hub.send_event("n", "live", "busy").await.unwrap();
     let live = take_events(&mut events, 1).await.remove(0);
-    assert_eq!((live.event.as_str(), live.data.as_str()), ("busy/n", "live"));
+    assert_eq!(
+        (live.event.as_str(), live.data.as_str()),
+        ("busy/n", "live")
+    );
 }
 
 async fn a_stream_may_follow_so_many_channels_and_names_at_least_one(backend: Backend) {
@@ -157,7 +180,10 @@ async fn a_stream_may_follow_so_many_channels_and_names_at_least_one(backend: Ba
     got.sort();
     assert_eq!(
         got,
-        [("a/n".to_owned(), "1".to_owned()), ("b/n".to_owned(), "2".to_owned())]
+        [
+            ("a/n".to_owned(), "1".to_owned()),
+            ("b/n".to_owned(), "2".to_owned())
+        ]
     );
 }
 

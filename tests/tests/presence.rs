@@ -25,6 +25,7 @@ async fn member(
     }
 }
 
+/// A room that tells its listeners who comes and goes.
 #[sse_view("/rooms/{room}", channel = member, presence = true)]
 pub struct Room;
 
@@ -46,7 +47,10 @@ async fn presence_becomes(hub: &Hub, channel: &str, count: usize) {
         if now == count {
             return;
         }
-        assert!(start.elapsed() < PATIENCE, "presence of {channel} is {now}, not {count}");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "presence of {channel} is {now}, not {count}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -224,7 +224,16 @@ where
                         span.record("resumed_from", last.as_str());
                     }
                     let options = V::options();
-                    stream_channel(registration, hub, channels, last, V::VIEW, V::PRESENCE, options).await
+                    stream_channel(
+                        registration,
+                        hub,
+                        channels,
+                        last,
+                        V::VIEW,
+                        V::PRESENCE,
+                        options,
+                    )
+                    .await
                 }
                 Err(error) => error.into_response(),
             }

@@ -169,7 +169,10 @@ pub async fn template_channels<S: Send + Sync>(
 ) -> Result<Channels, Response> {
     let mut channels = Channels::many(Vec::<String>::new());
     for template in templates {
-        let fixed = template.parts.iter().all(|part| matches!(part, Part::Text(_)));
+        let fixed = template
+            .parts
+            .iter()
+            .all(|part| matches!(part, Part::Text(_)));
         let channel = match fixed {
             // A route without path parameters has no `Path` to read.
             true => Channels::one(template.parts.iter().map(Part::text).collect::<String>()),

@@ -113,7 +113,7 @@ impl Broker for Embedded {
         channel: &'a ChannelName,
         limit: usize,
     ) -> BoxFuture<'a, Result<Page, Error>> {
-        let page = self.state().histories.from_beginning(channel.as_str(), limit);
+        let page = self.state().histories.first_events(channel.as_str(), limit);
         Box::pin(std::future::ready(Ok(page)))
     }
 
@@ -139,10 +139,7 @@ impl Broker for Embedded {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn presence<'a>(
-        &'a self,
-        _: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<Option<usize>, Error>> {
+    fn presence<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<usize>, Error>> {
         Box::pin(std::future::ready(Ok(None)))
     }
 

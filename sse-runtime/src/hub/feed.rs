@@ -61,7 +61,9 @@ impl Feed {
         let deadline = Instant::now() + READY_WAIT;
         for follow in &mut follows {
             let left = deadline.saturating_duration_since(Instant::now());
-            follow.ready_within(left.max(Duration::from_millis(1))).await;
+            follow
+                .ready_within(left.max(Duration::from_millis(1)))
+                .await;
         }
         let cursor = last_event_id.map(|last| (Cursor::parse(last), last));
         let mut starts = Vec::with_capacity(follows.len());
@@ -116,7 +118,9 @@ impl Feed {
 
     /// The channels, in the order given.
     pub(crate) fn channels(&self) -> impl Iterator<Item = &ChannelName> {
-        self.channels.iter().map(|followed| followed.follow.channel())
+        self.channels
+            .iter()
+            .map(|followed| followed.follow.channel())
     }
 
     /// Waits for the next events and moves up to `max` of them, framed, into `into`:
@@ -130,7 +134,7 @@ impl Feed {
             let mut taken = std::mem::take(&mut self.taken);
             let found = self.channels[index]
                 .follow
-                .from_history(&mut taken, max)
+                .take_history(&mut taken, max)
                 .await;
             self.taken = taken;
             if found? {
@@ -286,7 +290,10 @@ mod tests {
             "event: news/alert\nid: c\ndata: a\ndata: b\n\n"
         );
         let plain = Event::new().data("hi");
-        assert_eq!(framed(&plain, "user:7", None), "event: user:7\ndata: hi\n\n");
+        assert_eq!(
+            framed(&plain, "user:7", None),
+            "event: user:7\ndata: hi\n\n"
+        );
         let with_comment = Event::new()
             .comment("note")
             .retry(Duration::from_secs(1))

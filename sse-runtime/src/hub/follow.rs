@@ -211,7 +211,7 @@ impl Follow {
 
     /// Waits for the next events and moves up to `max` of them into `into`, oldest first.
     pub(crate) async fn next(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
-        if self.from_history(into, max).await? {
+        if self.take_history(into, max).await? {
             return Ok(());
         }
         poll_fn(|cx| self.poll_live(cx, into, max)).await
@@ -224,7 +224,7 @@ impl Follow {
 
     /// Moves up to `max` events of history into `into`, reading the next page when the
     /// last is handed out; false once the history is done.
-    pub(super) async fn from_history(
+    pub(super) async fn take_history(
         &mut self,
         into: &mut Vec<Encoded>,
         max: usize,

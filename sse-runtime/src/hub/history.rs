@@ -170,7 +170,7 @@ impl Histories {
     }
 
     /// Up to `limit` of the first events of `channel`, if none it has had was dropped.
-    pub(crate) fn from_beginning(&self, channel: &str, limit: usize) -> Page {
+    pub(crate) fn first_events(&self, channel: &str, limit: usize) -> Page {
         if self.bounds.per_channel == 0 {
             return Page::Unknown;
         }

@@ -37,12 +37,12 @@ pub use builder::{
     DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
     DEFAULT_REDIS_TIMEOUT, DEFAULT_STREAM_CHANNELS, REDIS_DB_VAR, REDIS_URL_VAR,
 };
+pub(crate) use cursor::ENTRY_MAX as CURSOR_ENTRY_MAX;
 pub(crate) use encoded::Encoded;
 pub(crate) use feed::Feed;
 pub(crate) use follow::{Follow, Gone, Start};
 pub(crate) use presence::Membership;
 pub use presence::PRESENCE_EVENT;
-pub(crate) use cursor::ENTRY_MAX as CURSOR_ENTRY_MAX;
 
 /// A future a broker returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -76,8 +76,10 @@ pub(crate) trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Page, Error>>;
 
     /// The id of the newest event the history of `channel` holds, if it holds any.
-    fn last_id<'a>(&'a self, channel: &'a ChannelName)
-        -> BoxFuture<'a, Result<Option<EventId>, Error>>;
+    fn last_id<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<EventId>, Error>>;
 
     /// Records what changed in the presence of this process (named `process`) and tells
     /// the clients of each channel whose members came or went.
@@ -89,8 +91,10 @@ pub(crate) trait Broker: Send + Sync + 'static {
 
     /// How many streams listen to `channel` in every process sharing the broker; `None`
     /// if the broker knows this process only.
-    fn presence<'a>(&'a self, channel: &'a ChannelName)
-        -> BoxFuture<'a, Result<Option<usize>, Error>>;
+    fn presence<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Option<usize>, Error>>;
 
     /// The first local listener of `channel` arrived: start delivering it, and say
     /// whether delivery starts at once (else the broker marks the channel ready through
@@ -285,8 +289,7 @@ impl Hub {
         member: Option<String>,
         announce: bool,
     ) -> Membership {
-        self.presence
-            .join(&self.broker, channels, member, announce)
+        self.presence.join(&self.broker, channels, member, announce)
     }
 
     /// How many channels have listeners in this process now.
@@ -369,7 +372,11 @@ impl Broker for Misconfigured {
     fn last_id<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
         self.refuse()
     }
-    fn report<'a>(&'a self, _: &'a str, _: &'a [presence::ChannelReport]) -> BoxFuture<'a, Result<(), Error>> {
+    fn report<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [presence::ChannelReport],
+    ) -> BoxFuture<'a, Result<(), Error>> {
         self.refuse()
     }
     fn presence<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<usize>, Error>> {

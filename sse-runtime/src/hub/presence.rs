@@ -93,7 +93,10 @@ impl Presence {
 
     /// How many streams of this process listen to `channel`.
     pub(crate) fn local(&self, channel: &str) -> usize {
-        self.lock().channels.get(channel).map_or(0, |local| local.count)
+        self.lock()
+            .channels
+            .get(channel)
+            .map_or(0, |local| local.count)
     }
 
     /// A stream joins `channels`; announced as `member` (or an anonymous name) when

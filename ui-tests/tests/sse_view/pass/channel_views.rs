@@ -35,6 +35,30 @@ pub struct User;
 #[sse_view("/private/{id}", channel = private_channel, state = AppState)]
 pub struct Private;
 
+/// Several channels as one stream: names and templates.
+#[sse_view("/users/{id}/feed", channels = ["news", "user:{id}"], presence = true)]
+pub struct UserFeed;
+
+/// A list whose path is given where it is mounted.
+#[sse_view(channels = ["alerts", "game:{id}"])]
+pub struct GameFeed;
+
+/// A resolver that returns several channels and who listens.
+#[sse_view("/inbox/{id}", channel = inbox_channels, presence = false)]
+pub struct Inbox;
+
+async fn inbox_channels(Path(id): Path<u32>) -> Channels {
+    Channels::many([format!("inbox:{id}"), "notices".to_owned()]).member(id.to_string())
+}
+
+/// A resolver that returns a list.
+#[sse_view("/tags", channel = tag_channels)]
+pub struct Tags;
+
+async fn tag_channels() -> Result<Vec<&'static str>, StatusCode> {
+    Ok(vec!["tag:a", "tag:b"])
+}
+
 async fn user_channel(Path(id): Path<u32>) -> String {
     format!("user:{id}")
 }
@@ -58,6 +82,10 @@ fn main() {
         "/games/{id}/events" => Game,
         User,
         Private,
+        UserFeed,
+        "/games/{id}/feed" => GameFeed,
+        Inbox,
+        Tags,
     ]
     .with_state(AppState { secret: 7 });
 }
