@@ -212,6 +212,7 @@ pub(crate) struct Churned {
 /// coming and going. Bounded: `per_second * seconds` connections in all.
 pub(crate) async fn churn(
     addr: SocketAddr,
+    path: &'static str,
     per_second: u64,
     seconds: u64,
     first_channel: u64,
@@ -228,7 +229,8 @@ pub(crate) async fn churn(
             let channel = first_channel + k % channels;
             let opened = async {
                 let mut tcp = connect_from(addr, k as usize).await?;
-                let request = format!("GET /users/{channel} HTTP/1.1\r\nhost: bench\r\n\r\n");
+                let path = path.replace("{i}", &channel.to_string());
+                let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
                 tcp.write_all(request.as_bytes()).await.ok()?;
                 let mut head = Vec::new();
                 while !head.windows(4).any(|w| w == b"\r\n\r\n") {

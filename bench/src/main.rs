@@ -48,13 +48,14 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         false => scenario.path.to_owned(),
     };
     let load = load::open(server.addr, &path, scenario.clients, 256).await;
-    let churning = scenario.name == "S6";
+    let churning = !scenario.churn.is_empty();
     if churning {
         // A first round of churn, not measured: memory the allocator keeps for the
         // next round is not a leak. The second round shows whether anything grows.
         let channels = (scenario.channels, CHURN_CHANNELS);
         load::churn(
             server.addr,
+            scenario.churn,
             CHURN_PER_SECOND,
             CHURN_WARM_UP,
             channels.0,
@@ -71,6 +72,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         client_cpu_before = cpu_seconds("self");
     }
     let subscriptions_before = subscription_commands(redis);
+    let scripts_before = scripts_run(redis);
     if !bursts && scenario.events > 0 {
         server.get(&format!(
             "/publish?count={}&rate={}&size={}&channels={}",
@@ -81,6 +83,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         true => Some(
             load::churn(
                 server.addr,
+                scenario.churn,
                 CHURN_PER_SECOND,
                 CHURN_SECONDS,
                 scenario.channels,
@@ -104,6 +107,10 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
             streams: churned.streams,
             failed: churned.failed,
             subscriptions_per_second: (subscription_commands(redis) - subscriptions_before) as f64
+                / seconds,
+            // Each event sent is one script; the rest are presence reports.
+            other_scripts_per_second: (scripts_run(redis) - scripts_before)
+                .saturating_sub(scenario.events) as f64
                 / seconds,
             rss_start: rss_idle,
             rss_end: server.rss(),
@@ -167,6 +174,20 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     }
 }
 
+/// How many scripts (`EVAL`, `EVALSHA`) Redis has run.
+fn scripts_run(redis: &RedisServer) -> u64 {
+    redis
+        .text(&["INFO", "commandstats"])
+        .lines()
+        .filter(|line| line.starts_with("cmdstat_eval:") || line.starts_with("cmdstat_evalsha:"))
+        .filter_map(|line| {
+            line.split(['=', ','])
+                .nth(1)
+                .and_then(|calls| calls.parse::<u64>().ok())
+        })
+        .sum()
+}
+
 /// How many SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE Redis has run.
 fn subscription_commands(redis: &RedisServer) -> u64 {
     redis
@@ -207,6 +228,8 @@ async fn main() {
         .filter(|s| {
             if wanted == "all" {
                 s.name != "smoke"
+            } else if wanted.eq_ignore_ascii_case("feeds") {
+                FEEDS.contains(&s.name)
             } else {
                 s.name.eq_ignore_ascii_case(wanted)
             }
@@ -214,7 +237,7 @@ async fn main() {
         .collect();
     if scenarios.is_empty() {
         eprintln!(
-            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, all, typed, or tls"
+            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, S1F, IDLE1, IDLE10, S6P, feeds, all, typed, or tls"
         );
         std::process::exit(2);
     }

@@ -8,6 +8,8 @@ pub(crate) struct Churn {
     pub(crate) failed: usize,
     /// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE and PUNSUBSCRIBE Redis ran a second.
     pub(crate) subscriptions_per_second: f64,
+    /// Scripts Redis ran a second beside one per event sent: presence reports.
+    pub(crate) other_scripts_per_second: f64,
     pub(crate) rss_start: u64,
     pub(crate) rss_end: u64,
 }
@@ -48,6 +50,7 @@ impl Figures {
             "churn": self.churn.as_ref().map(|churn| serde_json::json!({
                 "streams": churn.streams, "failed": churn.failed,
                 "subscriptions_per_second": churn.subscriptions_per_second,
+                "other_scripts_per_second": churn.other_scripts_per_second,
                 "rss_start_bytes": churn.rss_start, "rss_end_bytes": churn.rss_end,
             })),
         })
@@ -95,18 +98,19 @@ pub(crate) fn table(all: &[Figures]) {
     let churns: Vec<&Figures> = all.iter().filter(|f| f.churn.is_some()).collect();
     if !churns.is_empty() {
         println!(
-            "\n{:<6} {:<13} {:>8} {:>7} {:>12} {:>12} {:>12} {:>9}",
-            "scen", "config", "churned", "failed", "subs/s", "RSS start", "RSS end", "end/start"
+            "\n{:<6} {:<13} {:>8} {:>7} {:>12} {:>10} {:>12} {:>12} {:>9}",
+            "scen", "config", "churned", "failed", "subs/s", "scripts/s", "RSS start", "RSS end", "end/start"
         );
         for f in churns {
             let churn = f.churn.as_ref().expect("filtered");
             println!(
-                "{:<6} {:<13} {:>8} {:>7} {:>12.1} {:>12} {:>12} {:>9.2}",
+                "{:<6} {:<13} {:>8} {:>7} {:>12.1} {:>10.1} {:>12} {:>12} {:>9.2}",
                 f.scenario,
                 f.config,
                 churn.streams,
                 churn.failed,
                 churn.subscriptions_per_second,
+                churn.other_scripts_per_second,
                 churn.rss_start,
                 churn.rss_end,
                 churn.rss_end as f64 / churn.rss_start.max(1) as f64
@@ -136,6 +140,29 @@ pub(crate) fn table(all: &[Figures]) {
             "CPU    a stream view against the &mut Sse view of the same events: cpu {:.2}",
             stream / buffer.max(1e-9)
         );
+    }
+    // Issue 12: each feed scenario against its single-channel twin, same configuration.
+    for (scenario, twin, what) in [
+        ("S1F", "S1", "S1 on three channels a client against one"),
+        ("IDLE10", "IDLE1", "an idle stream on ten channels against one"),
+        ("S6P", "S6", "S6 with presence on against off"),
+    ] {
+        for f in all.iter().filter(|f| f.scenario == scenario) {
+            let Some(base) = all
+                .iter()
+                .find(|b| b.scenario == twin && b.config == f.config)
+            else {
+                continue;
+            };
+            println!(
+                "{scenario:<6} {:<13} {what}: memory/conn {:.2}  events/s {:.2}  p99 {:.2}  cpu {:.2}",
+                f.config,
+                f.rss_per_connection as f64 / base.rss_per_connection.max(1) as f64,
+                f.events_per_second / base.events_per_second.max(1e-9),
+                f.p99_ms / base.p99_ms.max(1e-9),
+                f.cpu_seconds / base.cpu_seconds.max(1e-9),
+            );
+        }
     }
     println!("\nratios against the baseline measured in the same run:");
     for f in all {

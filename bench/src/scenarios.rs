@@ -16,6 +16,9 @@ pub(crate) struct Scenario {
     /// 0: every event goes to channel `bench`; else each goes to one of this many user
     /// channels, and so to one client.
     pub(crate) channels: u64,
+    /// The route clients come and go on while the events are sent (`{i}` a channel's
+    /// number), or "" for a scenario without churn.
+    pub(crate) churn: &'static str,
 }
 
 const STREAMING: &[&str] = &["embedded", "redis", "hub", "naive"];
@@ -30,6 +33,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: STREAMING,
         path: "/events",
         channels: 0,
+        churn: "",
     },
     Scenario {
         name: "S1",
@@ -40,6 +44,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: STREAMING,
         path: "/events",
         channels: 0,
+        churn: "",
     },
     Scenario {
         name: "S2",
@@ -50,6 +55,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: &["embedded", "embedded-axum", "redis", "hub", "naive"],
         path: "/events",
         channels: 0,
+        churn: "",
     },
     Scenario {
         name: "S3",
@@ -60,6 +66,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: STREAMING,
         path: "/events",
         channels: 0,
+        churn: "",
     },
     Scenario {
         name: "S4",
@@ -70,6 +77,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: &["embedded", "embedded-axum", "hub"],
         path: "/events",
         channels: 0,
+        churn: "",
     },
     Scenario {
         name: "CPU",
@@ -80,6 +88,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: &["embedded-axum", "embedded", "embedded-stream", "plain"],
         path: "/burst",
         channels: 0,
+        churn: "",
     },
     Scenario {
         name: "S5",
@@ -90,6 +99,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: &["embedded", "redis", "hub"],
         path: "/users/{i}",
         channels: 10_000,
+        churn: "",
     },
     Scenario {
         name: "S6",
@@ -100,8 +110,59 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         configs: &["embedded", "redis", "hub"],
         path: "/users/{i}",
         channels: CHURN_STAYERS as u64,
+        churn: "/users/{i}",
+    },
+    // Issue 12's figures (`--scenario feeds`): S1 with every client on three channels
+    // of a feed (the shared one and two of its own), beside S1; an idle stream on one
+    // channel of its own and on ten; S6 with presence on, beside S6.
+    Scenario {
+        name: "S1F",
+        clients: 1_000,
+        events: 200,
+        rate: 100,
+        size: 64,
+        configs: &["embedded", "redis"],
+        path: "/feeds/{i}",
+        channels: 0,
+        churn: "",
+    },
+    Scenario {
+        name: "IDLE1",
+        clients: 2_000,
+        events: 0,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "redis"],
+        path: "/users/{i}",
+        channels: 0,
+        churn: "",
+    },
+    Scenario {
+        name: "IDLE10",
+        clients: 2_000,
+        events: 0,
+        rate: 0,
+        size: 64,
+        configs: &["embedded", "redis"],
+        path: "/ten/{i}",
+        channels: 0,
+        churn: "",
+    },
+    Scenario {
+        name: "S6P",
+        clients: CHURN_STAYERS,
+        events: CHURN_SECONDS * CHURN_EVENTS_PER_SECOND,
+        rate: CHURN_EVENTS_PER_SECOND,
+        size: 64,
+        configs: &["embedded", "redis"],
+        path: "/users/{i}",
+        channels: CHURN_STAYERS as u64,
+        churn: "/present/{i}",
     },
 ];
+
+/// The scenarios of `--scenario feeds`, each beside its baseline.
+pub(crate) const FEEDS: &[&str] = &["S1", "S1F", "IDLE1", "IDLE10", "S6", "S6P"];
 
 /// S6: clients that stay, one per channel, and receive every event of their channel.
 pub(crate) const CHURN_STAYERS: usize = 1_000;

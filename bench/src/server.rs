@@ -43,6 +43,24 @@ pub(crate) struct Events;
 #[sse_view("/users/{user}", channel = "user:{user}")]
 pub(crate) struct Users;
 
+/// This crate: a feed of the shared channel and two of the user's own.
+#[sse_view("/feeds/{user}", channels = ["bench", "user:{user}", "dm:{user}"])]
+pub(crate) struct Feeds;
+
+/// This crate: a feed of ten channels of the user's own.
+#[sse_view(
+    "/ten/{user}",
+    channels = [
+        "t0:{user}", "t1:{user}", "t2:{user}", "t3:{user}", "t4:{user}",
+        "t5:{user}", "t6:{user}", "t7:{user}", "t8:{user}", "t9:{user}"
+    ]
+)]
+pub(crate) struct Ten;
+
+/// This crate: a channel per user whose clients hear who comes and goes.
+#[sse_view("/present/{user}", channel = "user:{user}", presence = true)]
+pub(crate) struct Present;
+
 /// This crate: a generator view that makes `count` events as fast as it can.
 #[sse_view("/burst")]
 async fn burst(Query(query): Query<HashMap<String, u64>>, sse: &mut Sse) {
@@ -153,7 +171,7 @@ pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
             let app: Router = match config {
                 "plain" => Router::new().route("/burst", get(plain_burst)),
                 "embedded-stream" => sse_routes![Events, Users, burst_stream],
-                _ => sse_routes![Events, Users, burst],
+                _ => sse_routes![Events, Users, Feeds, Ten, Present, burst],
             };
             app.route("/publish", publish_route).layer(Extension(hub))
         }
