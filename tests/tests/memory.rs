@@ -26,6 +26,16 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 #[sse_view("/sse/{channel}/", channel = "{channel}")]
 pub struct Dynamic;
 
+/// A feed of ten channels of the user's own.
+#[sse_view(
+    "/ten/{user}",
+    channels = [
+        "t0:{user}", "t1:{user}", "t2:{user}", "t3:{user}", "t4:{user}",
+        "t5:{user}", "t6:{user}", "t7:{user}", "t8:{user}", "t9:{user}"
+    ]
+)]
+pub struct Ten;
+
 /// A stream opened with the least a client can hold: a socket that has read the head.
 async fn open(addr: SocketAddr, path: String) -> TcpStream {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
@@ -54,6 +64,27 @@ async fn bytes_per_stream(addr: SocketAddr, count: usize, path: impl Fn(usize) -
     let grown = heap::live() - before;
     drop(streams);
     grown / count as isize
+}
+
+/// Issue 12's bound: an idle stream on ten channels of its own costs at most twice one
+/// on one channel of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_on_ten_channels_costs_at_most_twice_one_on_one() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const STREAMS: usize = 1_000;
+    let hub = Hub::embedded();
+    let app: Router = sse_routes![Dynamic, Ten].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    drop(join_all((0..100).map(|n| open(addr, format!("/ten/warm{n}")))).await);
+    let one = bytes_per_stream(addr, STREAMS, |n| format!("/sse/user{n}/")).await;
+    let ten = bytes_per_stream(addr, STREAMS, |n| format!("/ten/user{n}")).await;
+    println!("heap per stream: {one} B on one channel, {ten} B on ten");
+    assert!(
+        ten <= 2 * one,
+        "a stream on ten channels costs at most twice one on one: {ten} B vs {one} B"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hub.listened_channels(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

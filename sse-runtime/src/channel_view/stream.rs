@@ -38,7 +38,7 @@ pub(super) async fn stream_channel(
         feed,
         member,
     } = channels;
-    let present = names.clone();
+    let announced = presence.then(|| names.clone());
     let (starts, mut follow) = match (feed, names.pop()) {
         (false, Some(channel)) if names.is_empty() => {
             let (start, follow) = hub.follow(channel, last).await;
@@ -51,8 +51,8 @@ pub(super) async fn stream_channel(
             (names.zip(starts).collect(), Following::Many(feed))
         }
     };
-    // Present from when it listens until the stream ends.
-    let membership = hub.join(present, member, presence);
+    // Announced from when it listens until the stream ends.
+    let membership = announced.map(|channels| hub.announce(channels, member));
     let frames = Generator::new(view, move |mut sse| async move {
         let _membership = membership;
         for (channel, start) in starts {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::encoded::Encoded;
 use super::queue::{Place, Queue};
+use super::presence::Presence;
 use super::Broker;
 use crate::channel::ChannelName;
 
@@ -14,6 +15,8 @@ pub(crate) struct Fanout {
     channels: Mutex<HashMap<ChannelName, Arc<Queue>>>,
     /// How many events one listener may fall behind before it is cut off.
     cap: usize,
+    /// Told of every listener that comes and goes: the queues are the process's count.
+    presence: Presence,
 }
 
 impl Fanout {
@@ -21,7 +24,18 @@ impl Fanout {
         Self {
             channels: Mutex::default(),
             cap,
+            presence: Presence::new(),
         }
+    }
+
+    pub(crate) fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    /// How many local listeners `channel` has.
+    pub(crate) fn readers(&self, channel: &str) -> usize {
+        let queue = self.lock().get(channel).cloned();
+        queue.map_or(0, |queue| queue.readers())
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ChannelName, Arc<Queue>>> {
@@ -38,6 +52,7 @@ impl Fanout {
             .or_insert_with(|| Arc::new(Queue::new(self.cap, broker.listen(channel))));
         // Under the map's lock, so that a last listener leaving meanwhile sees this one.
         let place = queue.join();
+        self.presence.changed(channel);
         (queue.clone(), place)
     }
 
@@ -52,6 +67,7 @@ impl Fanout {
     ) {
         let mut channels = self.lock();
         queue.leave(place);
+        self.presence.changed(channel);
         if queue.readers() == 0 {
             channels.remove(channel);
             broker.unlisten(channel);

@@ -93,7 +93,7 @@ impl Feed {
                 (_, Start::Unavailable(_)) => Ok(EventId::ZERO),
                 // From now on: after the newest event held, which the cursor can name;
                 // what the broker delivers of it or before it is not handed out.
-                _ => match hub.broker.last_id(follow.channel()).await {
+                _ => match hub.inner.broker.last_id(follow.channel()).await {
                     Ok(Some(last)) => {
                         follow.skip_up_to(last);
                         Ok(last)

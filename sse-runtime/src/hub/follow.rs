@@ -33,7 +33,7 @@ pub(crate) struct Subscription {
 
 impl Subscription {
     pub(super) fn new(hub: &Hub, channel: ChannelName) -> Subscription {
-        let (queue, place) = hub.fanout.join(&channel, &*hub.broker);
+        let (queue, place) = hub.inner.fanout.join(&channel, &*hub.inner.broker);
         Subscription {
             queue,
             place,
@@ -63,8 +63,8 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let hub = &self.hub;
-        hub.fanout
-            .leave(&self.channel, &self.queue, &self.place, &*hub.broker);
+        hub.inner.fanout
+            .leave(&self.channel, &self.queue, &self.place, &*hub.inner.broker);
     }
 }
 
@@ -104,11 +104,17 @@ pub(crate) enum Start {
 /// A client's view of a channel: history pages, then live events.
 pub(crate) struct Follow {
     subscription: Subscription,
-    /// History read and not handed out yet, and whether more is to be read after it.
-    backlog: Vec<Encoded>,
-    more_history: bool,
+    /// History still to hand out, while there is any: boxed, as a stream spends most of
+    /// its life without.
+    backlog: Option<Box<Backlog>>,
     /// The id of the last event the hub issued that was handed out.
     seen: Option<EventId>,
+}
+
+/// History read and not handed out yet, and whether more is to be read after it.
+struct Backlog {
+    frames: Vec<Encoded>,
+    more: bool,
 }
 
 impl Follow {
@@ -136,8 +142,7 @@ impl Follow {
     pub(super) fn listen(hub: &Hub, channel: ChannelName) -> Follow {
         Follow {
             subscription: Subscription::new(hub, channel),
-            backlog: Vec::new(),
-            more_history: false,
+            backlog: None,
             seen: None,
         }
     }
@@ -178,6 +183,7 @@ impl Follow {
     async fn read_from_beginning(&mut self) -> Result<bool, Error> {
         let hub = &self.subscription.hub;
         let page = hub
+            .inner
             .broker
             .history_from_beginning(&self.subscription.channel, PAGE)
             .await?;
@@ -189,6 +195,7 @@ impl Follow {
     async fn read_history(&mut self, from: EventId) -> Result<bool, Error> {
         let hub = &self.subscription.hub;
         let page = hub
+            .inner
             .broker
             .history(&self.subscription.channel, from, PAGE)
             .await?;
@@ -201,8 +208,8 @@ impl Follow {
         match page {
             Page::After(frames) => {
                 self.seen = Some(from);
-                self.more_history = frames.len() == PAGE;
-                self.backlog = frames;
+                let more = frames.len() == PAGE;
+                self.backlog = (more || !frames.is_empty()).then(|| Box::new(Backlog { frames, more }));
                 true
             }
             Page::Unknown => false,
@@ -219,7 +226,7 @@ impl Follow {
 
     /// Whether history is still to be handed out before the live events.
     pub(super) fn in_history(&self) -> bool {
-        !self.backlog.is_empty() || self.more_history
+        self.backlog.is_some()
     }
 
     /// Moves up to `max` events of history into `into`, reading the next page when the
@@ -229,7 +236,11 @@ impl Follow {
         into: &mut Vec<Encoded>,
         max: usize,
     ) -> Result<bool, Gone> {
-        if self.backlog.is_empty() && self.more_history {
+        if self
+            .backlog
+            .as_ref()
+            .is_some_and(|backlog| backlog.frames.is_empty())
+        {
             let from = self.seen.unwrap_or(EventId::ZERO);
             // The history moved past the client meanwhile: it reconnects with its last
             // id and is told to reload.
@@ -237,11 +248,14 @@ impl Follow {
                 return Err(Gone::Trimmed);
             }
         }
-        if self.backlog.is_empty() {
+        let Some(backlog) = &mut self.backlog else {
             return Ok(false);
+        };
+        let take = backlog.frames.len().min(max);
+        into.extend(backlog.frames.drain(..take));
+        if backlog.frames.is_empty() && !backlog.more {
+            self.backlog = None;
         }
-        let take = self.backlog.len().min(max);
-        into.extend(self.backlog.drain(..take));
         self.seen = into.iter().rev().find_map(|frame| frame.id).or(self.seen);
         Ok(true)
     }

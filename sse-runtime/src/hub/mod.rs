@@ -118,17 +118,22 @@ pub(crate) trait Broker: Send + Sync + 'static {
 /// `axum::Extension<Hub>`.
 #[derive(Clone)]
 pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+/// What every clone of a hub shares: a clone is one pointer, which each of a feed's
+/// channels holds.
+struct Inner {
     fanout: Arc<Fanout>,
     broker: Arc<dyn Broker>,
     max_event: usize,
     stream_channels: usize,
-    presence: Arc<presence::Presence>,
 }
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub")
-            .field("channels", &self.fanout.channel_count())
+            .field("channels", &self.inner.fanout.channel_count())
             .finish_non_exhaustive()
     }
 }
@@ -161,13 +166,24 @@ impl Hub {
             Some(_) => Arc::new(redis::RedisBroker::new(&fanout, settings)?),
             None => Arc::new(embedded::Embedded::new(&fanout, settings)),
         };
-        Ok(Hub {
+        Ok(Hub::new(fanout, broker, settings.max_event, settings.stream_channels))
+    }
+
+    fn new(
+        fanout: Arc<Fanout>,
+        broker: Arc<dyn Broker>,
+        max_event: usize,
+        stream_channels: usize,
+    ) -> Hub {
+        let inner = Inner {
             fanout,
             broker,
-            max_event: settings.max_event,
-            stream_channels: settings.stream_channels,
-            presence: presence::Presence::new(),
-        })
+            max_event,
+            stream_channels,
+        };
+        Hub {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The process's hub: the one installed with [`Hub::set_global`], or else one made
@@ -182,13 +198,13 @@ impl Hub {
                     Error::Config(reason) => reason,
                     other => other.to_string(),
                 };
-                Hub {
-                    fanout: Arc::new(Fanout::new(1)),
-                    broker: Arc::new(Misconfigured(reason)),
-                    max_event: usize::MAX,
-                    stream_channels: builder::DEFAULT_STREAM_CHANNELS,
-                    presence: presence::Presence::new(),
-                }
+                let broker = Arc::new(Misconfigured(reason));
+                Hub::new(
+                    Arc::new(Fanout::new(1)),
+                    broker,
+                    usize::MAX,
+                    builder::DEFAULT_STREAM_CHANNELS,
+                )
             })
         })
     }
@@ -227,13 +243,13 @@ impl Hub {
         let sent = async {
             let channel = ChannelName::new(channel)?;
             let size = event.text_len();
-            if size > self.max_event {
+            if size > self.inner.max_event {
                 return Err(Error::TooLarge {
                     size,
-                    max: self.max_event,
+                    max: self.inner.max_event,
                 });
             }
-            self.broker.publish(&channel, event, key).await
+            self.inner.broker.publish(&channel, event, key).await
         }
         .await;
         if let Err(error) = &sent {
@@ -267,7 +283,7 @@ impl Hub {
 
     /// How many channels one stream may follow.
     pub fn stream_channels(&self) -> usize {
-        self.stream_channels
+        self.inner.stream_channels
     }
 
     /// How many streams listen to `channel`, in every process that shares the broker:
@@ -275,31 +291,34 @@ impl Hub {
     /// without a goodbye drops out within ten seconds. Embedded, this process's.
     pub async fn presence(&self, channel: &str) -> Result<usize, Error> {
         let channel = ChannelName::new(channel)?;
-        match self.broker.presence(&channel).await? {
+        match self.inner.broker.presence(&channel).await? {
             Some(count) => Ok(count),
-            None => Ok(self.presence.local(channel.as_str())),
+            None => Ok(self.inner.fanout.readers(channel.as_str())),
         }
     }
 
-    /// A stream is present on `channels` until the membership is dropped; when
-    /// `announce`, the channels' clients are told it joined and left, as `member`.
-    pub(crate) fn join(
-        &self,
-        channels: Vec<ChannelName>,
-        member: Option<String>,
-        announce: bool,
-    ) -> Membership {
-        self.presence.join(&self.broker, channels, member, announce)
+    /// Tells the clients of `channels` that a stream joined, as `member` (or an
+    /// anonymous name), and that it left when the membership is dropped. Every stream
+    /// is counted, announced or not: the channels' queues count their listeners.
+    pub(crate) fn announce(&self, channels: Vec<ChannelName>, member: Option<String>) -> Membership {
+        let fanout = &self.inner.fanout;
+        fanout.presence().announce(fanout, channels, member)
+    }
+
+    /// Starts reporting this process's presence, with its first stream.
+    fn start_presence(&self) {
+        let Inner { fanout, broker, .. } = &*self.inner;
+        fanout.presence().start(fanout, broker);
     }
 
     /// How many channels have listeners in this process now.
     pub fn listened_channels(&self) -> usize {
-        self.fanout.channel_count()
+        self.inner.fanout.channel_count()
     }
 
     /// Whether the hub can work: `Err` for a hub whose configuration was refused.
     pub fn check(&self) -> Result<(), Error> {
-        self.broker.check()
+        self.inner.broker.check()
     }
 
     /// Follows `channel` for one client: what it missed since `last_event_id` (its
@@ -310,6 +329,7 @@ impl Hub {
         channel: ChannelName,
         last_event_id: Option<&str>,
     ) -> (Start, Follow) {
+        self.start_presence();
         Follow::new(self, channel, last_event_id).await
     }
 
@@ -320,6 +340,7 @@ impl Hub {
         channels: Vec<ChannelName>,
         last_event_id: Option<&str>,
     ) -> (Vec<Start>, Feed) {
+        self.start_presence();
         Feed::new(self, channels, last_event_id).await
     }
 }

@@ -1,7 +1,8 @@
 //! Presence: how many streams listen to each channel in every process that shares the
 //! broker and, for views that ask, who came and went.
 //!
-//! Each process counts its own streams per channel and reports what changed in batches,
+//! Each process counts its own streams per channel (its channels' queues count their
+//! listeners, and tell which channels changed) and reports what changed in batches,
 //! at most every [`FLUSH`], with a heartbeat every [`BEAT`]: a thousand joins a second
 //! cost a few commands, not a thousand. On Redis, each channel has a hash of counts by
 //! process and one sorted set holds every process's last heartbeat; a process silent
@@ -10,7 +11,7 @@
 //! back. Join and leave events are published without an id: they are live news, not
 //! history, and move no client's position.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::encoded::Encoded;
+use super::fanout::Fanout;
 use super::Broker;
 use crate::channel::ChannelName;
 use crate::event::Event;
@@ -37,9 +39,10 @@ const RESYNC: Duration = Duration::from_secs(10);
 /// The most channels one report names.
 const CHUNK: usize = 500;
 
-/// The presence of one process.
+/// The presence of one process: what changed since its last report. The counts
+/// themselves are the fanout's.
 pub(crate) struct Presence {
-    state: Mutex<State>,
+    pending: Mutex<Pending>,
     /// This process's name among those that share the broker.
     process: String,
     started: AtomicBool,
@@ -47,18 +50,17 @@ pub(crate) struct Presence {
 }
 
 #[derive(Default)]
-struct State {
-    channels: HashMap<ChannelName, Local>,
-    /// The channels whose count or members changed since the last report.
-    dirty: Vec<ChannelName>,
+struct Pending {
+    /// The channels whose count changed.
+    changed: HashSet<ChannelName>,
+    /// The members of views with presence on that came and went, by channel.
+    news: HashMap<ChannelName, News>,
 }
 
 #[derive(Default)]
-struct Local {
-    count: usize,
+struct News {
     joined: Vec<Box<str>>,
     left: Vec<Box<str>>,
-    dirty: bool,
 }
 
 /// What changed on one channel since the last report.
@@ -72,18 +74,18 @@ pub(crate) struct ChannelReport {
 }
 
 impl Presence {
-    pub(crate) fn new() -> Arc<Presence> {
-        Arc::new(Presence {
-            state: Mutex::default(),
+    pub(crate) fn new() -> Presence {
+        Presence {
+            pending: Mutex::default(),
             process: process_name(),
             started: AtomicBool::new(false),
             anonymous: AtomicU64::new(0),
-        })
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
         // Every critical section leaves the state whole.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// This process's name in the broker's records.
@@ -91,134 +93,129 @@ impl Presence {
         &self.process
     }
 
-    /// How many streams of this process listen to `channel`.
-    pub(crate) fn local(&self, channel: &str) -> usize {
-        self.lock()
-            .channels
-            .get(channel)
-            .map_or(0, |local| local.count)
+    /// A listener of `channel` came or went.
+    pub(crate) fn changed(&self, channel: &ChannelName) {
+        let mut pending = self.lock();
+        if !pending.changed.contains(channel) {
+            pending.changed.insert(channel.clone());
+        }
     }
 
-    /// A stream joins `channels`; announced as `member` (or an anonymous name) when
-    /// `announce`. It leaves when the [`Membership`] is dropped.
-    pub(crate) fn join(
-        self: &Arc<Self>,
-        broker: &Arc<dyn Broker>,
+    /// The clients of `channels` are told `member` (or an anonymous name) joined, and
+    /// that it left when the [`Membership`] is dropped.
+    pub(crate) fn announce(
+        &self,
+        fanout: &Arc<Fanout>,
         channels: Vec<ChannelName>,
         member: Option<String>,
-        announce: bool,
     ) -> Membership {
-        self.start(broker);
-        let member = announce.then(|| {
-            member.unwrap_or_else(|| {
+        let member: Box<str> = match member {
+            Some(member) => member.into(),
+            None => {
                 let n = self.anonymous.fetch_add(1, Ordering::Relaxed);
-                format!("anonymous:{}:{n}", self.process)
-            })
-        });
-        let mut state = self.lock();
-        for channel in &channels {
-            let local = state.touch(channel);
-            local.count += 1;
-            if let Some(member) = &member {
-                local.joined.push(member.as_str().into());
+                format!("anonymous:{}:{n}", self.process).into()
             }
+        };
+        let mut pending = self.lock();
+        for channel in &channels {
+            let news = pending.news.entry(channel.clone()).or_default();
+            news.joined.push(member.clone());
         }
-        drop(state);
+        drop(pending);
         Membership {
-            presence: self.clone(),
+            fanout: fanout.clone(),
             channels,
-            member: member.map(String::into_boxed_str),
+            member,
         }
     }
 
-    fn leave(&self, channels: &[ChannelName], member: Option<&str>) {
-        let mut state = self.lock();
+    fn leave(&self, channels: &[ChannelName], member: &str) {
+        let mut pending = self.lock();
         for channel in channels {
-            let local = state.touch(channel);
-            local.count = local.count.saturating_sub(1);
-            if let Some(member) = member {
-                local.left.push(member.into());
-            }
+            let news = pending.news.entry(channel.clone()).or_default();
+            news.left.push(member.into());
         }
     }
 
     /// What changed since the last report, or, when `all`, every channel's count.
-    fn take(&self, all: bool) -> Vec<ChannelReport> {
-        let mut state = self.lock();
-        let State { channels, dirty } = &mut *state;
-        let names: Vec<ChannelName> = match all {
-            true => {
-                dirty.clear();
-                channels.keys().cloned().collect()
-            }
-            false => std::mem::take(dirty),
+    fn take(&self, all: bool, fanout: &Fanout) -> Vec<ChannelReport> {
+        let (changed, mut news) = {
+            let mut pending = self.lock();
+            let changed = std::mem::take(&mut pending.changed);
+            (changed, std::mem::take(&mut pending.news))
         };
-        let mut changes = Vec::with_capacity(names.len());
-        for name in names {
-            let Some(local) = channels.get_mut(&name) else {
-                continue;
-            };
-            local.dirty = false;
-            let members = match local.joined.is_empty() && local.left.is_empty() {
-                true => None,
-                false => Some(members_json(&local.joined, &local.left)),
-            };
-            local.joined.clear();
-            local.left.clear();
-            let count = local.count;
-            if count == 0 {
-                channels.remove(&name);
-            }
-            changes.push(ChannelReport {
-                channel: name,
-                count,
-                members,
-            });
-        }
-        changes
+        let mut names: Vec<ChannelName> = match all {
+            true => fanout.channel_names(),
+            false => Vec::new(),
+        };
+        // A channel all of whose listeners left is no longer the fanout's: its count
+        // of 0 is reported all the same.
+        let listed: HashSet<&ChannelName> = names.iter().collect();
+        let more: Vec<ChannelName> = changed
+            .into_iter()
+            .chain(news.keys().cloned())
+            .filter(|name| !listed.contains(name))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        names.extend(more);
+        names
+            .into_iter()
+            .map(|channel| {
+                let count = fanout.readers(channel.as_str());
+                let members = news.remove(&channel).map(|news| news.json());
+                ChannelReport {
+                    channel,
+                    count,
+                    members,
+                }
+            })
+            .collect()
     }
 
     /// Starts the task that reports, within the first stream's runtime.
-    fn start(self: &Arc<Self>, broker: &Arc<dyn Broker>) {
+    pub(crate) fn start(&self, fanout: &Arc<Fanout>, broker: &Arc<dyn Broker>) {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(report(Arc::downgrade(self), broker.clone()));
+                runtime.spawn(report(Arc::downgrade(fanout), broker.clone()));
             }
             Err(_) => self.started.store(false, Ordering::Release),
         }
     }
 }
 
-impl State {
-    fn touch(&mut self, channel: &ChannelName) -> &mut Local {
-        let local = self.channels.entry(channel.clone()).or_default();
-        if !local.dirty {
-            local.dirty = true;
-            self.dirty.push(channel.clone());
-        }
-        local
+impl News {
+    /// `"joined":[...],"left":[...]`.
+    fn json(&self) -> String {
+        let list = |members: &[Box<str>]| serde_json::to_string(members).unwrap_or_default();
+        format!(
+            "\"joined\":{},\"left\":{}",
+            list(&self.joined),
+            list(&self.left)
+        )
     }
 }
 
-/// A stream's presence on its channels; dropping it leaves them.
+/// An announced stream's presence on its channels; dropping it tells them it left.
 pub(crate) struct Membership {
-    presence: Arc<Presence>,
+    fanout: Arc<Fanout>,
     channels: Vec<ChannelName>,
-    member: Option<Box<str>>,
+    member: Box<str>,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.presence.leave(&self.channels, self.member.as_deref());
+        let presence = self.fanout.presence();
+        presence.leave(&self.channels, &self.member);
     }
 }
 
 /// Reports changes every `FLUSH` while there are any, and at least every `BEAT`, until
 /// the hub is gone. A report that fails is made again in full.
-async fn report(presence: Weak<Presence>, broker: Arc<dyn Broker>) {
+async fn report(fanout: Weak<Fanout>, broker: Arc<dyn Broker>) {
     let mut tick = tokio::time::interval(FLUSH);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut beaten = Instant::now();
@@ -226,11 +223,12 @@ async fn report(presence: Weak<Presence>, broker: Arc<dyn Broker>) {
     let mut resync = false;
     loop {
         tick.tick().await;
-        let Some(presence) = presence.upgrade() else {
+        let Some(fanout) = fanout.upgrade() else {
             return;
         };
+        let presence = fanout.presence();
         let all = resync || synced.elapsed() >= RESYNC;
-        let changes = presence.take(all);
+        let changes = presence.take(all, &fanout);
         if changes.is_empty() && beaten.elapsed() < BEAT {
             continue;
         }
@@ -252,12 +250,6 @@ async fn report(presence: Weak<Presence>, broker: Arc<dyn Broker>) {
             tracing::warn!(%error, "presence could not be reported; it is reported in full next time");
         }
     }
-}
-
-/// `"joined":[...],"left":[...]`.
-fn members_json(joined: &[Box<str>], left: &[Box<str>]) -> String {
-    let list = |members: &[Box<str>]| serde_json::to_string(members).unwrap_or_default();
-    format!("\"joined\":{},\"left\":{}", list(joined), list(left))
 }
 
 /// The presence event of `channel` with `count` listeners and `members` came and went.

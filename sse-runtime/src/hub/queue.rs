@@ -263,6 +263,10 @@ impl Queue {
             }
             _ => {
                 place.waiting = Some((round, state.waiting.len()));
+                // A channel of one listener waits with room for one, not four.
+                if state.waiting.capacity() == 0 {
+                    state.waiting.reserve_exact(1);
+                }
                 state.waiting.push(waker.clone());
             }
         }
