@@ -99,7 +99,15 @@ pub(crate) fn table(all: &[Figures]) {
     if !churns.is_empty() {
         println!(
             "\n{:<6} {:<13} {:>8} {:>7} {:>12} {:>10} {:>12} {:>12} {:>9}",
-            "scen", "config", "churned", "failed", "subs/s", "scripts/s", "RSS start", "RSS end", "end/start"
+            "scen",
+            "config",
+            "churned",
+            "failed",
+            "subs/s",
+            "scripts/s",
+            "RSS start",
+            "RSS end",
+            "end/start"
         );
         for f in churns {
             let churn = f.churn.as_ref().expect("filtered");
@@ -144,7 +152,11 @@ pub(crate) fn table(all: &[Figures]) {
     // Issue 12: each feed scenario against its single-channel twin, same configuration.
     for (scenario, twin, what) in [
         ("S1F", "S1", "S1 on three channels a client against one"),
-        ("IDLE10", "IDLE1", "an idle stream on ten channels against one"),
+        (
+            "IDLE10",
+            "IDLE1",
+            "an idle stream on ten channels against one",
+        ),
         ("S6P", "S6", "S6 with presence on against off"),
     ] {
         for f in all.iter().filter(|f| f.scenario == scenario) {

@@ -56,7 +56,8 @@ pub(super) async fn stream_channel(
     let frames = Generator::new(view, move |mut sse| async move {
         let _membership = membership;
         for (channel, start) in starts {
-            if !announce(&mut sse, view, channel.as_ref(), start).await {
+            // Boxed: once at the start, it takes no room in the stream for its life.
+            if !Box::pin(announce(&mut sse, view, channel.as_ref(), start)).await {
                 return;
             }
         }

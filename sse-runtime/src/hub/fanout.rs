@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::encoded::Encoded;
-use super::queue::{Place, Queue};
 use super::presence::Presence;
+use super::queue::{Place, Queue};
 use super::Broker;
 use crate::channel::ChannelName;
 

@@ -132,10 +132,8 @@ impl Feed {
                 continue;
             }
             let mut taken = std::mem::take(&mut self.taken);
-            let found = self.channels[index]
-                .follow
-                .take_history(&mut taken, max)
-                .await;
+            // Boxed: only a client that resumes reads history, and for a while.
+            let found = Box::pin(self.channels[index].follow.take_history(&mut taken, max)).await;
             self.taken = taken;
             if found? {
                 self.frame_taken(index, into);

@@ -63,7 +63,8 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let hub = &self.hub;
-        hub.inner.fanout
+        hub.inner
+            .fanout
             .leave(&self.channel, &self.queue, &self.place, &*hub.inner.broker);
     }
 }
@@ -209,7 +210,8 @@ impl Follow {
             Page::After(frames) => {
                 self.seen = Some(from);
                 let more = frames.len() == PAGE;
-                self.backlog = (more || !frames.is_empty()).then(|| Box::new(Backlog { frames, more }));
+                self.backlog =
+                    (more || !frames.is_empty()).then(|| Box::new(Backlog { frames, more }));
                 true
             }
             Page::Unknown => false,
@@ -218,7 +220,8 @@ impl Follow {
 
     /// Waits for the next events and moves up to `max` of them into `into`, oldest first.
     pub(crate) async fn next(&mut self, into: &mut Vec<Encoded>, max: usize) -> Result<(), Gone> {
-        if self.take_history(into, max).await? {
+        // Boxed: only a client that resumes reads history, and for a while.
+        if self.backlog.is_some() && Box::pin(self.take_history(into, max)).await? {
             return Ok(());
         }
         poll_fn(|cx| self.poll_live(cx, into, max)).await

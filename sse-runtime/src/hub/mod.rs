@@ -166,7 +166,12 @@ impl Hub {
             Some(_) => Arc::new(redis::RedisBroker::new(&fanout, settings)?),
             None => Arc::new(embedded::Embedded::new(&fanout, settings)),
         };
-        Ok(Hub::new(fanout, broker, settings.max_event, settings.stream_channels))
+        Ok(Hub::new(
+            fanout,
+            broker,
+            settings.max_event,
+            settings.stream_channels,
+        ))
     }
 
     fn new(
@@ -300,7 +305,11 @@ impl Hub {
     /// Tells the clients of `channels` that a stream joined, as `member` (or an
     /// anonymous name), and that it left when the membership is dropped. Every stream
     /// is counted, announced or not: the channels' queues count their listeners.
-    pub(crate) fn announce(&self, channels: Vec<ChannelName>, member: Option<String>) -> Membership {
+    pub(crate) fn announce(
+        &self,
+        channels: Vec<ChannelName>,
+        member: Option<String>,
+    ) -> Membership {
         let fanout = &self.inner.fanout;
         fanout.presence().announce(fanout, channels, member)
     }
