@@ -18,6 +18,9 @@ fn app(hub: &Hub) -> Router {
     sse_routes![Rooms].layer(Extension(hub.clone()))
 }
 
+/// How long a stream may be silent while events flow before the test fails.
+const STALL: Duration = Duration::from_secs(10);
+
 /// A small deterministic generator of "random" moments.
 struct XorShift(u64);
 
@@ -69,9 +72,16 @@ async fn clients_that_leave_and_come_back_get_every_event_once_in_order(backend:
                 // Leave after a random number of events, as a flaky network does.
                 let mut budget = moments.below(800) + 1;
                 let mut events = client.events();
-                while let Ok(Some(Ok(event))) =
-                    tokio::time::timeout(Duration::from_secs(10), events.next()).await
-                {
+                // A stream the server ends (a client cut off for falling behind) is
+                // resumed; one that stalls or garbles is a failure, never a silent
+                // reconnect.
+                loop {
+                    let event = match tokio::time::timeout(STALL, events.next()).await {
+                        Ok(Some(Ok(event))) => event,
+                        Ok(None) => break,
+                        Ok(Some(Err(error))) => panic!("client {index}: a garbled stream: {error}"),
+                        Err(_) => panic!("client {index}: the stream stalled for {STALL:?}"),
+                    };
                     assert_ne!(
                         event.event,
                         sse_runtime::RESET_EVENT,

@@ -7,7 +7,7 @@ use axum::{Extension, Router};
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 use sse_runtime::prelude::*;
-use tests::{logs, serve, Client, PATIENCE};
+use tests::{logs, serve, Client};
 
 /// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
@@ -29,6 +29,8 @@ fn rss() -> u64 {
 }
 
 const EVENTS: u64 = 100_000;
+/// How long a reader's stream may be silent while events flow before the test fails.
+const STALL: Duration = Duration::from_secs(10);
 const DATA_BYTES: usize = 1000;
 /// What the whole run may add to the process's memory. Queuing the events for the
 /// client that does not read would take 100 MB.
@@ -67,7 +69,15 @@ async fn a_client_that_never_reads_is_cut_off_and_others_get_every_event() {
         let (mut next, mut last_id, mut peak) = (0u64, String::new(), 0u64);
         loop {
             let mut events = client.events();
-            while let Ok(Some(Ok(event))) = tokio::time::timeout(PATIENCE, events.next()).await {
+            // A stream the server ends (a reader cut off) is resumed; one that stalls or
+            // garbles is a failure, never a silent reconnect.
+            loop {
+                let event = match tokio::time::timeout(STALL, events.next()).await {
+                    Ok(Some(Ok(event))) => event,
+                    Ok(None) => break,
+                    Ok(Some(Err(error))) => panic!("a garbled stream at {next}: {error}"),
+                    Err(_) => panic!("a reader's stream stalled for {STALL:?} at {next}"),
+                };
                 assert_ne!(
                     event.event,
                     sse_runtime::RESET_EVENT,
