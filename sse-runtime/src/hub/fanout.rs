@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::encoded::Encoded;
-use super::presence::Presence;
+use super::presence::{Counts, Presence};
 use super::queue::{Place, Queue};
 use super::Broker;
 use crate::channel::ChannelName;
@@ -26,16 +26,6 @@ impl Fanout {
             cap,
             presence: Presence::new(),
         }
-    }
-
-    pub(crate) fn presence(&self) -> &Presence {
-        &self.presence
-    }
-
-    /// How many local listeners `channel` has.
-    pub(crate) fn readers(&self, channel: &str) -> usize {
-        let queue = self.lock().get(channel).cloned();
-        queue.map_or(0, |queue| queue.readers())
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<ChannelName, Arc<Queue>>> {
@@ -97,11 +87,27 @@ impl Fanout {
     }
 
     /// The channels that have listeners now.
+    /// Every channel with local listeners.
     pub(crate) fn channel_names(&self) -> Vec<ChannelName> {
         self.lock().keys().cloned().collect()
     }
 
     pub(crate) fn channel_count(&self) -> usize {
         self.lock().len()
+    }
+}
+
+impl Counts for Fanout {
+    fn presence(&self) -> &Presence {
+        &self.presence
+    }
+
+    fn readers(&self, channel: &str) -> usize {
+        let queue = self.lock().get(channel).cloned();
+        queue.map_or(0, |queue| queue.readers())
+    }
+
+    fn channel_names(&self) -> Vec<ChannelName> {
+        Fanout::channel_names(self)
     }
 }

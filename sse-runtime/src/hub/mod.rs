@@ -30,6 +30,7 @@ use crate::event::Event;
 use fanout::Fanout;
 use history::Page;
 use id::EventId;
+use presence::Counts;
 
 pub(crate) use builder::Settings;
 pub use builder::{
@@ -310,8 +311,8 @@ impl Hub {
         channels: Vec<ChannelName>,
         member: Option<String>,
     ) -> Membership {
-        let fanout = &self.inner.fanout;
-        fanout.presence().announce(fanout, channels, member)
+        let fanout = self.inner.fanout.clone();
+        fanout.presence().announce(fanout.clone(), channels, member)
     }
 
     /// Starts reporting this process's presence, with its first stream.

@@ -19,7 +19,6 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::encoded::Encoded;
-use super::fanout::Fanout;
 use super::Broker;
 use crate::channel::ChannelName;
 use crate::event::Event;
@@ -38,6 +37,18 @@ pub(crate) const DEAD: Duration = Duration::from_secs(10);
 const RESYNC: Duration = Duration::from_secs(10);
 /// The most channels one report names.
 const CHUNK: usize = 500;
+
+/// Where a process's counts are: its channels' queues, which count their listeners
+/// (the fanout). Presence reads them through this, and the fanout tells presence which
+/// changed.
+pub(crate) trait Counts: Send + Sync + 'static {
+    /// The process's presence.
+    fn presence(&self) -> &Presence;
+    /// How many local listeners `channel` has.
+    fn readers(&self, channel: &str) -> usize;
+    /// Every channel with local listeners.
+    fn channel_names(&self) -> Vec<ChannelName>;
+}
 
 /// The presence of one process: what changed since its last report. The counts
 /// themselves are the fanout's.
@@ -105,7 +116,7 @@ impl Presence {
     /// that it left when the [`Membership`] is dropped.
     pub(crate) fn announce(
         &self,
-        fanout: &Arc<Fanout>,
+        counts: Arc<dyn Counts>,
         channels: Vec<ChannelName>,
         member: Option<String>,
     ) -> Membership {
@@ -123,7 +134,7 @@ impl Presence {
         }
         drop(pending);
         Membership {
-            fanout: fanout.clone(),
+            counts,
             channels,
             member,
         }
@@ -138,14 +149,14 @@ impl Presence {
     }
 
     /// What changed since the last report, or, when `all`, every channel's count.
-    fn take(&self, all: bool, fanout: &Fanout) -> Vec<ChannelReport> {
+    fn take(&self, all: bool, counts: &dyn Counts) -> Vec<ChannelReport> {
         let (changed, mut news) = {
             let mut pending = self.lock();
             let changed = std::mem::take(&mut pending.changed);
             (changed, std::mem::take(&mut pending.news))
         };
         let mut names: Vec<ChannelName> = match all {
-            true => fanout.channel_names(),
+            true => counts.channel_names(),
             false => Vec::new(),
         };
         // A channel all of whose listeners left is no longer the fanout's: its count
@@ -162,7 +173,7 @@ impl Presence {
         names
             .into_iter()
             .map(|channel| {
-                let count = fanout.readers(channel.as_str());
+                let count = counts.readers(channel.as_str());
                 let members = news.remove(&channel).map(|news| news.json());
                 ChannelReport {
                     channel,
@@ -174,13 +185,13 @@ impl Presence {
     }
 
     /// Starts the task that reports, within the first stream's runtime.
-    pub(crate) fn start(&self, fanout: &Arc<Fanout>, broker: &Arc<dyn Broker>) {
+    pub(crate) fn start<C: Counts>(&self, counts: &Arc<C>, broker: &Arc<dyn Broker>) {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(report(Arc::downgrade(fanout), broker.clone()));
+                runtime.spawn(report(Arc::downgrade(counts), broker.clone()));
             }
             Err(_) => self.started.store(false, Ordering::Release),
         }
@@ -201,21 +212,21 @@ impl News {
 
 /// An announced stream's presence on its channels; dropping it tells them it left.
 pub(crate) struct Membership {
-    fanout: Arc<Fanout>,
+    counts: Arc<dyn Counts>,
     channels: Vec<ChannelName>,
     member: Box<str>,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        let presence = self.fanout.presence();
+        let presence = self.counts.presence();
         presence.leave(&self.channels, &self.member);
     }
 }
 
 /// Reports changes every `FLUSH` while there are any, and at least every `BEAT`, until
 /// the hub is gone. A report that fails is made again in full.
-async fn report(fanout: Weak<Fanout>, broker: Arc<dyn Broker>) {
+async fn report<C: Counts>(counts: Weak<C>, broker: Arc<dyn Broker>) {
     let mut tick = tokio::time::interval(FLUSH);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut beaten = Instant::now();
@@ -223,12 +234,12 @@ async fn report(fanout: Weak<Fanout>, broker: Arc<dyn Broker>) {
     let mut resync = false;
     loop {
         tick.tick().await;
-        let Some(fanout) = fanout.upgrade() else {
+        let Some(counts) = counts.upgrade() else {
             return;
         };
-        let presence = fanout.presence();
+        let presence = counts.presence();
         let all = resync || synced.elapsed() >= RESYNC;
-        let changes = presence.take(all, &fanout);
+        let changes = presence.take(all, &*counts);
         if changes.is_empty() && beaten.elapsed() < BEAT {
             continue;
         }
