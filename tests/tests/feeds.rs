@@ -32,7 +32,16 @@ on_both_backends!(
     a_channel_whose_history_moved_on_is_reset_alone,
     a_stream_may_follow_so_many_channels_and_names_at_least_one,
     a_list_of_templates_in_the_attribute_is_a_feed,
+    a_feed_takes_ids_as_long_as_its_cursor_can_be_and_refuses_what_is_no_cursor,
 );
+
+/// FNV-1a, 32 bits, in 8 hex digits: the test's own, from the published function.
+fn fnv1a(name: &str) -> String {
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("{hash:08x}")
+}
 
 /// `(type, data)` of each event.
 fn seen(events: &[Event]) -> Vec<(String, String)> {
@@ -79,6 +88,23 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
     let ids: Vec<&str> = first.iter().map(|event| event.id.as_str()).collect();
     assert!(ids.windows(2).all(|pair| pair[0] != pair[1]), "{ids:?}");
     let last = first.last().expect("four").id.clone();
+    // The cursor as the README documents it: per channel, in the order asked, FNV-1a of
+    // its name, `:`, the last id of it the client has, `0-0` for one that held none.
+    let entries: Vec<(&str, &str)> = last
+        .split(',')
+        .map(|entry| entry.split_once(':').expect("hash:id"))
+        .collect();
+    let hashes: Vec<&str> = entries.iter().map(|(hash, _)| *hash).collect();
+    assert_eq!(
+        hashes,
+        [fnv1a("live"), fnv1a("old"), fnv1a("new")],
+        "{last}"
+    );
+    assert_ne!(
+        entries[1].1, "0-0",
+        "old held events when the client came: {last}"
+    );
+    assert_eq!(entries[2].1, "0-0", "new held none: {last}");
     drop(events);
 
     // Away: every channel gets events, interleaved.
@@ -214,7 +240,47 @@ async fn a_list_of_templates_in_the_attribute_is_a_feed(backend: Backend) {
             ("user:bob/n".to_owned(), "for bob".to_owned())
         ]
     );
+    // What an event says beside its name and id goes through as sent.
+    let retry = std::time::Duration::from_millis(3000);
+    let event = sse_runtime::Event::new()
+        .comment("note")
+        .retry(retry)
+        .data("r");
+    hub.send("news", &event).await.unwrap();
+    let got = take_events(&mut ann, 1).await.remove(0);
+    assert_eq!((got.event.as_str(), got.data.as_str()), ("news", "r"));
+    assert_eq!(got.retry, Some(retry));
     // A user name that makes no channel is refused at the door.
     let refused = Client::get(addr, "/users/a*b/feed", &[]).await;
     assert_eq!(refused.status, 400);
+}
+
+/// A feed accepts a `Last-Event-ID` as long as a cursor of the most channels can be (51
+/// bytes a channel, 32 channels by default), and refuses one byte more; what is no cursor
+/// (here a hash of seven hex digits, or one not hex) resets every channel.
+async fn a_feed_takes_ids_as_long_as_its_cursor_can_be_and_refuses_what_is_no_cursor(
+    backend: Backend,
+) {
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let longest = "7".repeat(51 * 32);
+    let taken = Client::get(addr, "/feed?channel=a", &[("last-event-id", &longest)]).await;
+    let status = taken.status;
+    assert_eq!(status, 200, "{}", taken.text().await);
+    let one_more = format!("{longest}7");
+    let refused = Client::get(addr, "/feed?channel=a", &[("last-event-id", &one_more)]).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.text().await,
+        "bad Last-Event-ID: it is longer than the cursor of a stream of the most channels"
+    );
+    for no_cursor in ["e40c292:1-0", "e40c292g:1-0", "1795894456642-0"] {
+        let resume = [("last-event-id", no_cursor)];
+        let client = Client::get(addr, "/feed?channel=a&channel=b", &resume);
+        let mut events = client.await.events();
+        let mut got = seen(&take_events(&mut events, 2).await);
+        got.sort();
+        let kinds: Vec<&str> = got.iter().map(|(kind, _)| kind.as_str()).collect();
+        assert_eq!(kinds, ["a/sse-reset", "b/sse-reset"], "for {no_cursor}");
+    }
 }
