@@ -39,12 +39,13 @@ pub(super) async fn stream_channel(
         member,
     } = channels;
     let announced = presence.then(|| names.clone());
-    let (starts, mut follow) = match (feed, names.pop()) {
-        (false, Some(channel)) if names.is_empty() => {
+    // A single channel's view has one name; a feed may have one too.
+    let (starts, mut follow) = match names.pop() {
+        Some(channel) if !feed && names.is_empty() => {
             let (start, follow) = hub.follow(channel, last).await;
             (vec![(None, start)], Following::One(follow))
         }
-        (_, last_name) => {
+        last_name => {
             names.extend(last_name);
             let (starts, feed) = hub.feed(names, last).await;
             let names = feed.channels().cloned().map(Some);

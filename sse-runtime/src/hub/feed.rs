@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
+use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::cursor::{self, channel_hash, Cursor};
@@ -66,7 +67,13 @@ impl Feed {
                 .await;
         }
         let cursor = last_event_id.map(|last| (Cursor::parse(last), last));
-        let mut starts = Vec::with_capacity(follows.len());
+        // Every channel at once: a broker that hangs costs one timeout, not one a channel.
+        let starts = join_all(
+            follows
+                .iter_mut()
+                .map(|follow| start(hub, follow, cursor.as_ref())),
+        )
+        .await;
         let mut feed = Feed {
             channels: Vec::with_capacity(follows.len()),
             turn: 0,
@@ -74,46 +81,17 @@ impl Feed {
             out: BytesMut::new(),
             id: String::new(),
         };
-        for mut follow in follows {
+        let mut announced = Vec::with_capacity(starts.len());
+        for (follow, (start, position)) in follows.into_iter().zip(starts) {
             let hash = channel_hash(follow.channel().as_str());
-            let (start, position) = match &cursor {
-                // Not a cursor: every channel is told to reload.
-                Some((None, last)) => (Start::Reset((*last).to_owned()), None),
-                Some((Some(cursor), _)) => match cursor.position(hash) {
-                    Some(EventId::ZERO) => (follow.start(Some(Resume::Beginning)).await, None),
-                    Some(id) => (follow.start(Some(Resume::After(id))).await, Some(id)),
-                    // A channel the client did not follow before starts now.
-                    None => (Start::Live, None),
-                },
-                None => (Start::Live, None),
-            };
-            let position = match (position, &start) {
-                (Some(id), Start::Resumed) => Ok(id),
-                (None, Start::Resumed) => Ok(EventId::ZERO),
-                (_, Start::Unavailable(_)) => Ok(EventId::ZERO),
-                // From now on: after the newest event held, which the cursor can name;
-                // what the broker delivers of it or before it is not handed out.
-                _ => match hub.inner.broker.last_id(follow.channel()).await {
-                    Ok(Some(last)) => {
-                        follow.skip_up_to(last);
-                        Ok(last)
-                    }
-                    Ok(None) => Ok(EventId::ZERO),
-                    Err(error) => Err(error),
-                },
-            };
-            let (start, position) = match position {
-                Ok(position) => (start, position),
-                Err(error) => (Start::Unavailable(error), EventId::ZERO),
-            };
             feed.channels.push(Followed {
                 follow,
                 hash,
                 position,
             });
-            starts.push(start);
+            announced.push(start);
         }
-        (starts, feed)
+        (announced, feed)
     }
 
     /// The channels, in the order given.
@@ -228,6 +206,46 @@ impl Feed {
                 bytes: out.split().freeze(),
             });
         }
+    }
+}
+
+/// How the channel of `follow` starts for a client with `cursor` (parsed, or `None` if
+/// it is no cursor, and as sent), and the client's position in it: where it resumes
+/// from, or, starting now, the newest event the history holds, which the cursor can
+/// name (what the broker delivers of it or before it is then not handed out).
+async fn start(
+    hub: &Hub,
+    follow: &mut Follow,
+    cursor: Option<&(Option<Cursor>, &str)>,
+) -> (Start, EventId) {
+    let (start, from) = match cursor {
+        // Not a cursor: every channel is told to reload.
+        Some((None, last)) => (Start::Reset((*last).to_owned()), None),
+        Some((Some(cursor), _)) => match cursor.position(channel_hash(follow.channel().as_str())) {
+            Some(id) => {
+                let resume = match id {
+                    EventId::ZERO => Resume::Beginning,
+                    id => Resume::After(id),
+                };
+                (follow.start(Some(resume)).await, Some(id))
+            }
+            // A channel the client did not follow before starts now.
+            None => (Start::Live, None),
+        },
+        None => (Start::Live, None),
+    };
+    match (start, from) {
+        (Start::Resumed, Some(from)) => (Start::Resumed, from),
+        (start @ Start::Unavailable(_), _) => (start, EventId::ZERO),
+        (start, _) => match hub.inner.broker.last_id(follow.channel()).await {
+            Ok(last) => {
+                if let Some(last) = last {
+                    follow.skip_up_to(last);
+                }
+                (start, last.unwrap_or(EventId::ZERO))
+            }
+            Err(error) => (Start::Unavailable(error), EventId::ZERO),
+        },
     }
 }
 

@@ -155,21 +155,13 @@ impl Presence {
             let changed = std::mem::take(&mut pending.changed);
             (changed, std::mem::take(&mut pending.news))
         };
-        let mut names: Vec<ChannelName> = match all {
-            true => counts.channel_names(),
-            false => Vec::new(),
-        };
         // A channel all of whose listeners left is no longer the fanout's: its count
         // of 0 is reported all the same.
-        let listed: HashSet<&ChannelName> = names.iter().collect();
-        let more: Vec<ChannelName> = changed
-            .into_iter()
-            .chain(news.keys().cloned())
-            .filter(|name| !listed.contains(name))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        names.extend(more);
+        let mut names = changed;
+        names.extend(news.keys().cloned());
+        if all {
+            names.extend(counts.channel_names());
+        }
         names
             .into_iter()
             .map(|channel| {
@@ -273,8 +265,8 @@ pub(crate) fn event(channel: &str, count: usize, members: &str) -> Encoded {
     }
 }
 
-/// A name no other process sharing the broker has: the host's process id, the time, and
-/// a counter, hashed into 16 hex digits.
+/// A name no other process sharing the broker has: the process id and the time, hashed
+/// with a key of its own (`RandomState` is seeded at random) into 16 hex digits.
 fn process_name() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

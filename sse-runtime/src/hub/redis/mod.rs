@@ -295,6 +295,9 @@ impl Commands {
         channel: &ChannelName,
         limit: usize,
     ) -> Result<Page, Error> {
+        // The page first, then whether anything was ever deleted: a trim between the
+        // two shows in the second.
+        let entries = self.range(channel, "-", limit).await?;
         let mut connection = self.link.connection().await?;
         let info: redis::RedisResult<HashMap<String, redis::Value>> = redis::cmd("XINFO")
             .arg("STREAM")
@@ -314,7 +317,6 @@ impl Commands {
         if deleted.as_deref() != Some("0-0") {
             return Ok(Page::Unknown);
         }
-        let entries = self.range(channel, "-", limit).await?;
         Ok(Page::After(self.frames(channel, entries.ids.iter())))
     }
 
