@@ -117,11 +117,15 @@ impl Broker for Embedded {
         Box::pin(std::future::ready(Ok(page)))
     }
 
-    fn last_id<'a>(
+    fn last_ids<'a>(
         &'a self,
-        channel: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
-        let last = self.state().histories.last_id(channel.as_str());
+        channels: &'a [&'a ChannelName],
+    ) -> BoxFuture<'a, Result<Vec<Option<EventId>>, Error>> {
+        let state = self.state();
+        let last = channels
+            .iter()
+            .map(|channel| state.histories.last_id(channel.as_str()))
+            .collect();
         Box::pin(std::future::ready(Ok(last)))
     }
 

@@ -23,13 +23,12 @@ use super::id::EventId;
 use super::Hub;
 use crate::channel::ChannelName;
 
-/// One channel of a feed.
+/// One channel of a feed. Its entry in the cursor is the follower's position: the id of
+/// the last event of the channel the client has, or of the newest the history held when
+/// it came; `ZERO` if it held none.
 struct Followed {
     follow: Follow,
     hash: u32,
-    /// The id of the last event of the channel the client has, or of the newest the
-    /// history held when it came; `ZERO` if it held none.
-    position: EventId,
 }
 
 /// Several channels as one stream.
@@ -68,12 +67,13 @@ impl Feed {
         }
         let cursor = last_event_id.map(|last| (Cursor::parse(last), last));
         // Every channel at once: a broker that hangs costs one timeout, not one a channel.
-        let starts = join_all(
+        let mut starts = join_all(
             follows
                 .iter_mut()
-                .map(|follow| start(hub, follow, cursor.as_ref())),
+                .map(|follow| resume(follow, cursor.as_ref())),
         )
         .await;
+        start_after_newest(hub, &mut follows, &mut starts).await;
         let mut feed = Feed {
             channels: Vec::with_capacity(follows.len()),
             turn: 0,
@@ -82,13 +82,9 @@ impl Feed {
             id: String::new(),
         };
         let mut announced = Vec::with_capacity(starts.len());
-        for (follow, (start, position)) in follows.into_iter().zip(starts) {
+        for (follow, start) in follows.into_iter().zip(starts) {
             let hash = channel_hash(follow.channel().as_str());
-            feed.channels.push(Followed {
-                follow,
-                hash,
-                position,
-            });
+            feed.channels.push(Followed { follow, hash });
             announced.push(start);
         }
         (announced, feed)
@@ -178,7 +174,8 @@ impl Feed {
             .sum()
     }
 
-    /// Frames the events taken from channel `index` into `into`, moving its position.
+    /// Frames the events taken from channel `index` into `into`: each names, for this
+    /// channel, its own id in the cursor.
     fn frame_taken(&mut self, index: usize, into: &mut Vec<Encoded>) {
         let Feed {
             channels,
@@ -190,10 +187,14 @@ impl Feed {
         for event in taken.drain(..) {
             let issued = match event.id {
                 Some(issued) => {
-                    let position = &mut channels[index].position;
-                    *position = (*position).max(issued);
                     id.clear();
-                    let entries = channels.iter().map(|it| (it.hash, it.position));
+                    let entries = channels.iter().enumerate().map(|(at, it)| {
+                        let position = match at == index {
+                            true => issued,
+                            false => it.follow.position(),
+                        };
+                        (it.hash, position)
+                    });
                     cursor::write(id, entries);
                     Some(id.as_str())
                 }
@@ -210,42 +211,43 @@ impl Feed {
 }
 
 /// How the channel of `follow` starts for a client with `cursor` (parsed, or `None` if
-/// it is no cursor, and as sent), and the client's position in it: where it resumes
-/// from, or, starting now, the newest event the history holds, which the cursor can
-/// name (what the broker delivers of it or before it is then not handed out).
-async fn start(
-    hub: &Hub,
-    follow: &mut Follow,
-    cursor: Option<&(Option<Cursor>, &str)>,
-) -> (Start, EventId) {
-    let (start, from) = match cursor {
+/// it is no cursor, and as sent): resumed from where the cursor says, with the
+/// follower's position there, or not (live, or reset).
+async fn resume(follow: &mut Follow, cursor: Option<&(Option<Cursor>, &str)>) -> Start {
+    match cursor {
         // Not a cursor: every channel is told to reload.
-        Some((None, last)) => (Start::Reset((*last).to_owned()), None),
+        Some((None, last)) => Start::Reset((*last).to_owned()),
         Some((Some(cursor), _)) => match cursor.position(channel_hash(follow.channel().as_str())) {
-            Some(id) => {
-                let resume = match id {
-                    EventId::ZERO => Resume::Beginning,
-                    id => Resume::After(id),
-                };
-                (follow.start(Some(resume)).await, Some(id))
-            }
+            Some(EventId::ZERO) => follow.start(Some(Resume::Beginning)).await,
+            Some(id) => follow.start(Some(Resume::After(id))).await,
             // A channel the client did not follow before starts now.
-            None => (Start::Live, None),
+            None => Start::Live,
         },
-        None => (Start::Live, None),
+        None => Start::Live,
+    }
+}
+
+/// Each channel that starts now (live, or reset) starts after the newest event its
+/// history holds, which the cursor can then name: what the broker delivers of it or
+/// before it is not handed out. One question to the broker for all of them; if it
+/// cannot answer, the first says so and the stream ends.
+async fn start_after_newest(hub: &Hub, follows: &mut [Follow], starts: &mut [Start]) {
+    let now: Vec<usize> = (0..starts.len())
+        .filter(|&at| matches!(starts[at], Start::Live | Start::Reset(_)))
+        .collect();
+    let Some(&first) = now.first() else {
+        return;
     };
-    match (start, from) {
-        (Start::Resumed, Some(from)) => (Start::Resumed, from),
-        (start @ Start::Unavailable(_), _) => (start, EventId::ZERO),
-        (start, _) => match hub.inner.broker.last_id(follow.channel()).await {
-            Ok(last) => {
-                if let Some(last) = last {
-                    follow.skip_up_to(last);
+    let channels: Vec<&ChannelName> = now.iter().map(|&at| follows[at].channel()).collect();
+    match hub.inner.broker.last_ids(&channels).await {
+        Ok(newest) => {
+            for (&at, newest) in now.iter().zip(newest) {
+                if let Some(id) = newest {
+                    follows[at].skip_up_to(id);
                 }
-                (start, last.unwrap_or(EventId::ZERO))
             }
-            Err(error) => (Start::Unavailable(error), EventId::ZERO),
-        },
+        }
+        Err(error) => starts[first] = Start::Unavailable(error),
     }
 }
 

@@ -28,7 +28,6 @@ pub(crate) struct Subscription {
     queue: Arc<Queue>,
     place: Place,
     hub: Hub,
-    channel: ChannelName,
 }
 
 impl Subscription {
@@ -38,7 +37,6 @@ impl Subscription {
             queue,
             place,
             hub: hub.clone(),
-            channel,
         }
     }
 
@@ -65,7 +63,7 @@ impl Drop for Subscription {
         let hub = &self.hub;
         hub.inner
             .fanout
-            .leave(&self.channel, &self.queue, &self.place, &*hub.inner.broker);
+            .leave(&self.queue, &self.place, &*hub.inner.broker);
     }
 }
 
@@ -108,8 +106,9 @@ pub(crate) struct Follow {
     /// History still to hand out, while there is any: boxed, as a stream spends most of
     /// its life without.
     backlog: Option<Box<Backlog>>,
-    /// The id of the last event the hub issued that was handed out.
-    seen: Option<EventId>,
+    /// The id of the last event the hub issued that was handed out, or where the client
+    /// resumed from or started after; `ZERO` before any.
+    seen: EventId,
 }
 
 /// History read and not handed out yet, and whether more is to be read after it.
@@ -144,7 +143,7 @@ impl Follow {
         Follow {
             subscription: Subscription::new(hub, channel),
             backlog: None,
-            seen: None,
+            seen: EventId::ZERO,
         }
     }
 
@@ -171,12 +170,18 @@ impl Follow {
 
     /// Hands out only events issued after `id` from now on.
     pub(super) fn skip_up_to(&mut self, id: EventId) {
-        self.seen = Some(id);
+        self.seen = id;
+    }
+
+    /// The id of the last event the hub issued that was handed out, or where the client
+    /// resumed from or started after; `ZERO` before any.
+    pub(super) fn position(&self) -> EventId {
+        self.seen
     }
 
     /// The channel followed.
     pub(super) fn channel(&self) -> &ChannelName {
-        &self.subscription.channel
+        self.subscription.queue.channel()
     }
 
     /// Reads the first page of the whole history, if the history still holds every event
@@ -186,7 +191,7 @@ impl Follow {
         let page = hub
             .inner
             .broker
-            .history_from_beginning(&self.subscription.channel, PAGE)
+            .history_from_beginning(self.subscription.queue.channel(), PAGE)
             .await?;
         Ok(self.take_page(EventId::ZERO, page))
     }
@@ -198,7 +203,7 @@ impl Follow {
         let page = hub
             .inner
             .broker
-            .history(&self.subscription.channel, from, PAGE)
+            .history(self.subscription.queue.channel(), from, PAGE)
             .await?;
         Ok(self.take_page(from, page))
     }
@@ -208,7 +213,7 @@ impl Follow {
     fn take_page(&mut self, from: EventId, page: Page) -> bool {
         match page {
             Page::After(frames) => {
-                self.seen = Some(from);
+                self.seen = from;
                 let more = frames.len() == PAGE;
                 self.backlog =
                     (more || !frames.is_empty()).then(|| Box::new(Backlog { frames, more }));
@@ -244,7 +249,7 @@ impl Follow {
             .as_ref()
             .is_some_and(|backlog| backlog.frames.is_empty())
         {
-            let from = self.seen.unwrap_or(EventId::ZERO);
+            let from = self.seen;
             // The history moved past the client meanwhile: it reconnects with its last
             // id and is told to reload.
             if !self.read_history(from).await.map_err(Gone::History)? {
@@ -259,7 +264,11 @@ impl Follow {
         if backlog.frames.is_empty() && !backlog.more {
             self.backlog = None;
         }
-        self.seen = into.iter().rev().find_map(|frame| frame.id).or(self.seen);
+        self.seen = into
+            .iter()
+            .rev()
+            .find_map(|frame| frame.id)
+            .unwrap_or(self.seen);
         Ok(true)
     }
 
@@ -311,13 +320,13 @@ impl Follow {
     fn skip_seen(&mut self, from: usize, into: &mut Vec<Encoded>) {
         let mut at = from;
         for index in from..into.len() {
-            let keep = match (into[index].id, self.seen) {
-                (Some(id), Some(seen)) if id <= seen => false,
-                (Some(id), _) => {
-                    self.seen = Some(id);
+            let keep = match into[index].id {
+                Some(id) if id <= self.seen => false,
+                Some(id) => {
+                    self.seen = id;
                     true
                 }
-                (None, _) => true,
+                None => true,
             };
             if keep {
                 into.swap(at, index);

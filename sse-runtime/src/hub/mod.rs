@@ -76,11 +76,13 @@ pub(crate) trait Broker: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Page, Error>>;
 
-    /// The id of the newest event the history of `channel` holds, if it holds any.
-    fn last_id<'a>(
+    /// The id of the newest event the history of each of `channels` holds, if it holds
+    /// any, in the order given: a feed asks for all its channels at once (on Redis, one
+    /// round trip and one request in flight, however many channels).
+    fn last_ids<'a>(
         &'a self,
-        channel: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<Option<EventId>, Error>>;
+        channels: &'a [&'a ChannelName],
+    ) -> BoxFuture<'a, Result<Vec<Option<EventId>>, Error>>;
 
     /// Records what changed in the presence of this process (named `process`) and tells
     /// the clients of each channel whose members came or went.
@@ -400,7 +402,10 @@ impl Broker for Misconfigured {
     ) -> BoxFuture<'a, Result<Page, Error>> {
         self.refuse()
     }
-    fn last_id<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
+    fn last_ids<'a>(
+        &'a self,
+        _: &'a [&'a ChannelName],
+    ) -> BoxFuture<'a, Result<Vec<Option<EventId>>, Error>> {
         self.refuse()
     }
     fn report<'a>(

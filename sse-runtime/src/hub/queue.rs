@@ -13,9 +13,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use super::encoded::Encoded;
+use super::id::EventId;
+use crate::channel::ChannelName;
 
 /// One channel's queue.
 pub(crate) struct Queue {
+    /// The channel it queues: the one copy of the name its listeners and the fanout
+    /// share.
+    channel: ChannelName,
     state: Mutex<State>,
     /// The position of the next event pushed, and how many times the waiting readers
     /// were woken: a reader with nothing to read whose waker is still waiting sees it
@@ -28,15 +33,20 @@ struct State {
     /// The queued events; `slots[i]` is at position `first + i`.
     slots: VecDeque<Slot>,
     first: u64,
-    readers: usize,
+    readers: u32,
     /// Readers waiting for the next event or for readiness, woken all at once.
     waiting: Vec<Waker>,
     /// How many of `waiting` are readers that left (their wakers let go of).
-    vacant: usize,
+    vacant: u32,
     /// Whether the broker delivers the channel now.
     ready: bool,
+    /// For a broker that may hand an event over twice (Redis, filling a gap after a
+    /// reconnection): the id of the last event the hub issued that was pushed, or, before
+    /// the first, a mark from when the broker began to deliver the channel. `ZERO` until
+    /// then.
+    delivered: EventId,
     /// The most events a reader may fall behind.
-    cap: usize,
+    cap: u32,
 }
 
 struct Slot {
@@ -50,12 +60,25 @@ struct Slot {
 #[derive(Debug)]
 pub(crate) struct Place {
     next: u64,
-    /// The round of wakes and the index in `waiting` its waker was put at.
-    waiting: Option<(u64, usize)>,
+    /// The round of wakes and the index in `waiting` its waker was put at; `NOWHERE`
+    /// before it waited (a pair of integers, not an `Option`: a stream holds one place a
+    /// channel, and this is 8 bytes less).
+    round: u64,
+    at: u32,
     waker: Option<Waker>,
     /// Whether it last found nothing to read: a reader that keeps up waits again after
     /// each event, one that is behind does not.
     idle: bool,
+}
+
+/// The index of a place that never waited.
+const NOWHERE: u32 = u32::MAX;
+
+impl Place {
+    /// The index of its waker in the waiting list, if it was put there in `round`.
+    fn waiting_in(&self, round: u64) -> Option<usize> {
+        (self.at != NOWHERE && self.round == round).then_some(self.at as usize)
+    }
 }
 
 /// Why a reader gets no more events.
@@ -66,8 +89,9 @@ pub(crate) enum Ended {
 }
 
 impl Queue {
-    pub(crate) fn new(cap: usize, ready: bool) -> Self {
+    pub(crate) fn new(channel: ChannelName, cap: usize, ready: bool) -> Self {
         Queue {
+            channel,
             state: Mutex::new(State {
                 slots: VecDeque::new(),
                 first: 0,
@@ -75,11 +99,17 @@ impl Queue {
                 waiting: Vec::new(),
                 vacant: 0,
                 ready,
-                cap: cap.max(1),
+                delivered: EventId::ZERO,
+                cap: u32::try_from(cap).unwrap_or(u32::MAX).max(1),
             }),
             end: AtomicU64::new(0),
             rounds: AtomicU64::new(0),
         }
+    }
+
+    /// The channel it queues.
+    pub(crate) fn channel(&self) -> &ChannelName {
+        &self.channel
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -94,7 +124,8 @@ impl Queue {
         state.readers += 1;
         Place {
             next: state.first + state.slots.len() as u64,
-            waiting: None,
+            round: 0,
+            at: NOWHERE,
             waker: None,
             idle: false,
         }
@@ -102,19 +133,33 @@ impl Queue {
 
     /// How many readers there are.
     pub(crate) fn readers(&self) -> usize {
-        self.lock().readers
+        self.lock().readers as usize
     }
 
     /// Queues `frame` for every reader, and wakes those that wait.
     pub(crate) fn push(&self, frame: Encoded) {
+        self.push_if(frame, false);
+    }
+
+    /// Queues `frame` unless the hub issued it no later than the last event pushed this
+    /// way, or than the mark [`Queue::delivered_from`] set. An event of another program
+    /// has no id of the hub's: it is always pushed and never moves the mark.
+    pub(crate) fn push_once(&self, frame: Encoded) {
+        self.push_if(frame, true);
+    }
+
+    fn push_if(&self, frame: Encoded, once: bool) {
         let waiting = {
             let mut state = self.lock();
+            if once && !state.first_time(frame.id) {
+                return;
+            }
             if state.readers == 0 {
                 return;
             }
-            let unread = state.readers;
+            let unread = state.readers as usize;
             state.slots.push_back(Slot { frame, unread });
-            if state.slots.len() > state.cap {
+            if state.slots.len() > state.cap as usize {
                 // The readers that have not read it yet are too far behind.
                 state.slots.pop_front();
                 state.first += 1;
@@ -124,6 +169,24 @@ impl Queue {
             self.wake_all(&mut state)
         };
         waiting.into_iter().for_each(Waker::wake);
+    }
+
+    /// The broker delivers the channel from now on: events the hub issued before `mark`
+    /// are not pushed by [`Queue::push_once`], unless an event was pushed already.
+    pub(crate) fn delivered_from(&self, mark: EventId) {
+        {
+            let mut state = self.lock();
+            if state.delivered == EventId::ZERO {
+                state.delivered = mark;
+            }
+        }
+        self.set_ready(true);
+    }
+
+    /// The id of the last event pushed with [`Queue::push_once`], or the mark the broker
+    /// began to deliver from; `ZERO` before it did.
+    pub(crate) fn delivered(&self) -> EventId {
+        self.lock().delivered
     }
 
     /// Marks whether the broker delivers the channel now, waking the readers that wait
@@ -144,7 +207,7 @@ impl Queue {
     /// replaces it has room for as many: they come back at once.
     fn wake_all(&self, state: &mut State) -> Vec<Waker> {
         self.rounds.fetch_add(1, Ordering::Release);
-        let room = state.waiting.len() - state.vacant;
+        let room = state.waiting.len() - state.vacant as usize;
         state.vacant = 0;
         std::mem::replace(&mut state.waiting, Vec::with_capacity(room))
     }
@@ -200,7 +263,7 @@ impl Queue {
     fn still_waiting(&self, place: &Place, waker: &Waker) -> bool {
         let round = self.rounds.load(Ordering::Acquire);
         place.next == self.end.load(Ordering::Acquire)
-            && matches!(place.waiting, Some((at, _)) if at == round)
+            && place.waiting_in(round).is_some()
             && place
                 .waker
                 .as_ref()
@@ -234,16 +297,17 @@ impl Queue {
             }
             state.pop_read();
             let round = self.rounds.load(Ordering::Acquire);
-            match place.waiting {
-                Some((at, index)) if at == round => {
+            match place.waiting_in(round) {
+                Some(index) => {
                     state.waiting[index] = Waker::noop().clone();
                     state.vacant += 1;
                 }
-                _ => return,
+                None => return,
             }
             // On a channel where many come and go between events, the list is rebuilt
             // from those who stay: woken, each waits again.
-            if state.vacant < VACANT_REBUILD || state.vacant * 2 < state.waiting.len() {
+            let vacant = state.vacant as usize;
+            if vacant < VACANT_REBUILD || vacant * 2 < state.waiting.len() {
                 return;
             }
             self.wake_all(&mut state)
@@ -254,15 +318,17 @@ impl Queue {
     /// Adds `waker` to the waiting, or replaces the reader's waker if it still waits.
     fn register(&self, state: &mut State, place: &mut Place, waker: &Waker) {
         let round = self.rounds.load(Ordering::Acquire);
-        match place.waiting {
-            Some((at, index)) if at == round => {
+        match place.waiting_in(round) {
+            Some(index) => {
                 let registered = &mut state.waiting[index];
                 if !registered.will_wake(waker) {
                     registered.clone_from(waker);
                 }
             }
-            _ => {
-                place.waiting = Some((round, state.waiting.len()));
+            None => {
+                // Fewer readers than `NOWHERE`: each holds a socket.
+                place.round = round;
+                place.at = state.waiting.len() as u32;
                 // A channel of one listener waits with room for one, not four.
                 if state.waiting.capacity() == 0 {
                     state.waiting.reserve_exact(1);
@@ -281,6 +347,18 @@ impl Queue {
 }
 
 impl State {
+    /// Whether an event with `id` is new to [`Queue::push_once`]; moves the mark if so.
+    fn first_time(&mut self, id: Option<EventId>) -> bool {
+        match id {
+            Some(id) if id <= self.delivered => false,
+            Some(id) => {
+                self.delivered = id;
+                true
+            }
+            None => true,
+        }
+    }
+
     /// Drops the events at the front that every reader has read; gives back the memory
     /// of a queue that was busy and is empty again.
     fn pop_read(&mut self) {
@@ -307,6 +385,10 @@ mod tests {
     use bytes::Bytes;
     use std::task::Waker;
 
+    fn name() -> ChannelName {
+        ChannelName::new("test").unwrap()
+    }
+
     fn frame(n: u8) -> Encoded {
         Encoded {
             id: None,
@@ -324,7 +406,7 @@ mod tests {
 
     #[test]
     fn an_event_leaves_once_every_reader_has_read_it() {
-        let queue = Queue::new(16, true);
+        let queue = Queue::new(name(), 16, true);
         let (mut a, mut b) = (queue.join(), queue.join());
         queue.push(frame(1));
         queue.push(frame(2));
@@ -344,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_reader_too_far_behind_is_told_how_many_it_missed() {
-        let queue = Queue::new(2, true);
+        let queue = Queue::new(name(), 2, true);
         let (mut slow, mut fast) = (queue.join(), queue.join());
         for n in 0..5 {
             queue.push(frame(n));
@@ -363,7 +445,7 @@ mod tests {
         }
         let task = std::sync::Arc::new(Count);
         let waker = Waker::from(task.clone());
-        let queue = Queue::new(16, true);
+        let queue = Queue::new(name(), 16, true);
         let mut stays = queue.join();
         assert!(read(&queue, &mut stays).is_pending());
         for _ in 0..1000 {
@@ -392,7 +474,7 @@ mod tests {
 
     #[test]
     fn nothing_is_kept_for_no_reader_and_a_busy_queue_gives_its_memory_back() {
-        let queue = Queue::new(1024, true);
+        let queue = Queue::new(name(), 1024, true);
         queue.push(frame(0));
         assert!(queue.lock().slots.is_empty());
         let mut reader = queue.join();

@@ -172,11 +172,11 @@ impl Broker for RedisBroker {
         Box::pin(self.commands.history_from_beginning(channel, limit))
     }
 
-    fn last_id<'a>(
+    fn last_ids<'a>(
         &'a self,
-        channel: &'a ChannelName,
-    ) -> BoxFuture<'a, Result<Option<EventId>, Error>> {
-        Box::pin(self.commands.last_id(channel))
+        channels: &'a [&'a ChannelName],
+    ) -> BoxFuture<'a, Result<Vec<Option<EventId>>, Error>> {
+        Box::pin(self.commands.last_ids(channels))
     }
 
     fn report<'a>(
@@ -320,18 +320,27 @@ impl Commands {
         Ok(Page::After(self.frames(channel, entries.ids.iter())))
     }
 
-    /// The id of the newest event the history of `channel` holds.
-    pub(super) async fn last_id(&self, channel: &ChannelName) -> Result<Option<EventId>, Error> {
+    /// The id of the newest event the history of each of `channels` holds: one
+    /// `XREVRANGE` a channel, as one pipeline.
+    pub(super) async fn last_ids(
+        &self,
+        channels: &[&ChannelName],
+    ) -> Result<Vec<Option<EventId>>, Error> {
         let mut connection = self.link.connection().await?;
-        let newest: StreamRangeReply = redis::cmd("XREVRANGE")
-            .arg(history_key(channel.as_str()))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut connection)
-            .await?;
-        Ok(newest.ids.first().and_then(|entry| entry.id.parse().ok()))
+        let mut pipe = redis::pipe();
+        for channel in channels {
+            pipe.cmd("XREVRANGE")
+                .arg(history_key(channel.as_str()))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
+        }
+        let newest: Vec<StreamRangeReply> = pipe.query_async(&mut connection).await?;
+        Ok(newest
+            .iter()
+            .map(|newest| newest.ids.first().and_then(|entry| entry.id.parse().ok()))
+            .collect())
     }
 
     /// Up to `limit` events of `channel` after `after`, whether the history holds it or

@@ -8,8 +8,14 @@
 //! it reconnects with backoff, subscribes again to every channel that still has
 //! listeners, and delivers from history what each missed meanwhile, logging each
 //! transition once, not once per client.
+//!
+//! The task keeps no record of its own per channel: the changes alternate for each
+//! channel (a first listener, then a last leaving, ...), so the first change of a
+//! channel in a round says whether it was subscribed, and each channel's queue keeps the
+//! id of the last event delivered on it, from which a gap is filled and by which an
+//! event delivered twice is recognised.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -20,7 +26,6 @@ use tokio::sync::mpsc;
 use super::Commands;
 use crate::channel::ChannelName;
 use crate::error::Error;
-use crate::hub::encoded::Encoded;
 use crate::hub::fanout::Fanout;
 use crate::hub::follow::PAGE;
 use crate::hub::id::{now_ms, EventId};
@@ -40,11 +45,6 @@ pub(super) struct Subscriber {
     pub(super) fanout: Weak<Fanout>,
     pub(super) commands: Arc<Commands>,
     pub(super) max_event: usize,
-    /// The id of the last event the hub issued that was delivered on each channel with
-    /// listeners, or, before the first, one from just before the channel was subscribed
-    /// to: where to fill the gap from after a reconnection, and what not to deliver
-    /// twice.
-    delivered: HashMap<ChannelName, EventId>,
     /// Redis's clock minus this process's, in milliseconds, as read on connecting.
     clock_offset: i64,
     /// How many connections were opened: pushes are tagged with their connection's
@@ -89,7 +89,6 @@ impl Subscriber {
             fanout,
             commands,
             max_event,
-            delivered: HashMap::new(),
             clock_offset: 0,
             opened: 0,
         }
@@ -156,9 +155,10 @@ impl Subscriber {
         let Some(fanout) = self.fanout.upgrade() else {
             return Stop::HubGone;
         };
-        // Everything that has listeners now; changes queued meanwhile are applied after,
-        // in order, and subscribing twice is harmless.
-        let listened = fanout.channel_names();
+        // Everything that has listeners now: the changes queued until now are in it, the
+        // ones after are changes from it.
+        let changes = &mut self.changes;
+        let listened = fanout.channel_names_after(|| while changes.try_recv().is_ok() {});
         if let Err(error) = self.subscribe(&mut connection, &fanout, listened).await {
             return lost(error);
         }
@@ -192,7 +192,7 @@ impl Subscriber {
                             if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] = &push.data[..] {
                                 let channel = String::from_utf8_lossy(channel);
                                 if let Some(frame) = payload::encoded(&channel, payload, self.max_event) {
-                                    self.deliver(&fanout, &channel, frame);
+                                    fanout.deliver_once(&channel, frame);
                                 }
                             }
                         }
@@ -216,30 +216,35 @@ impl Subscriber {
         connection: &mut MultiplexedConnection,
         fanout: &Fanout,
     ) -> redis::RedisResult<()> {
-        // The last change of each channel decides; `delivered` holds what Redis has.
-        let mut wanted: HashMap<ChannelName, bool> = HashMap::new();
+        // Per channel: whether it was subscribed (its first change is a last listener
+        // leaving) and whether it is to be (its last change is a first listener).
+        let mut wanted: HashMap<ChannelName, (bool, bool)> = HashMap::new();
         let mut change = Some(first);
         while let Some(next) = change.take() {
-            match next {
-                Change::Listen(channel) => wanted.insert(channel, true),
-                Change::Unlisten(channel) => wanted.insert(channel, false),
+            let (channel, listen) = match next {
+                Change::Listen(channel) => (channel, true),
+                Change::Unlisten(channel) => (channel, false),
             };
+            match wanted.entry(channel) {
+                Entry::Occupied(mut seen) => seen.get_mut().1 = listen,
+                Entry::Vacant(new) => {
+                    new.insert((!listen, listen));
+                }
+            }
             if wanted.len() < BATCH {
                 change = self.changes.try_recv().ok();
             }
         }
         let mut leave = Vec::new();
         let mut join = Vec::new();
-        for (channel, listen) in wanted {
-            match (listen, self.delivered.contains_key(&channel)) {
-                (true, false) => join.push(channel),
-                (false, true) => {
-                    self.delivered.remove(&channel);
-                    leave.push(channel);
-                }
+        let mut still = Vec::new();
+        for (channel, (was, is)) in wanted {
+            match (was, is) {
+                (false, true) => join.push(channel),
+                (true, false) => leave.push(channel),
                 // Left and joined again before this round: still subscribed, and the
                 // new listeners' queue is to be told so.
-                (true, true) => fanout.set_ready(channel.as_str(), true),
+                (true, true) => still.push(channel),
                 (false, false) => {}
             }
         }
@@ -247,63 +252,50 @@ impl Subscriber {
             let names: Vec<&str> = leave.iter().map(ChannelName::as_str).collect();
             connection.unsubscribe(names).await?;
         }
+        let mark = self.mark();
+        for channel in still {
+            fanout.delivered_from(channel.as_str(), mark);
+        }
         self.subscribe(connection, fanout, join).await
     }
 
-    /// Subscribes to `channels`; a channel new to the task is marked as delivered up to
-    /// a second before now, by Redis's clock, so that a reconnection fills its gap from
-    /// there (a little early rather than late: what the clients of the channel saw
-    /// already is skipped by id).
+    /// A second before now, by Redis's clock: what a channel subscribed to now is marked
+    /// as delivered up to, so that a reconnection fills its gap from there (a little
+    /// early rather than late: what the clients of the channel saw already is skipped by
+    /// id).
+    fn mark(&self) -> EventId {
+        let redis_now = now_ms().saturating_add_signed(self.clock_offset);
+        EventId::at_ms(redis_now.saturating_sub(1000))
+    }
+
+    /// Subscribes to `channels`, and tells their queues that they are delivered from the
+    /// [`Subscriber::mark`] on (a queue that had an event already keeps its id).
     async fn subscribe(
         &mut self,
         connection: &mut MultiplexedConnection,
         fanout: &Fanout,
         channels: Vec<ChannelName>,
     ) -> redis::RedisResult<()> {
-        let redis_now = now_ms().saturating_add_signed(self.clock_offset);
-        let mark = EventId::at_ms(redis_now.saturating_sub(1000));
+        let mark = self.mark();
         for batch in channels.chunks(BATCH) {
-            for channel in batch {
-                self.delivered.entry(channel.clone()).or_insert(mark);
-            }
             let names: Vec<&str> = batch.iter().map(ChannelName::as_str).collect();
             connection.subscribe(names).await?;
             for channel in batch {
-                fanout.set_ready(channel.as_str(), true);
+                fanout.delivered_from(channel.as_str(), mark);
             }
         }
         Ok(())
     }
 
-    /// Delivers `frame` unless the hub issued it no later than the last event delivered
-    /// on `channel`. Events of other programs have no id of the hub's: they are always
-    /// delivered and never move the mark.
-    fn deliver(&mut self, fanout: &Fanout, channel: &str, frame: Encoded) {
-        if let Some(id) = frame.id {
-            match self.delivered.get_mut(channel) {
-                Some(last) if *last >= id => return,
-                Some(last) => *last = id,
-                // Not listened to any more: its clients are gone.
-                None => return,
-            }
-        }
-        fanout.deliver(channel, frame);
-    }
-
     /// After a reconnection: delivers from history what each channel missed meanwhile.
     async fn fill_gaps(&mut self, fanout: &Fanout) -> Result<(), Error> {
-        let missed: Vec<(ChannelName, EventId)> = self
-            .delivered
-            .iter()
-            .map(|(channel, last)| (channel.clone(), *last))
-            .collect();
-        for (channel, mut last) in missed {
+        for (channel, mut last) in fanout.delivered() {
             loop {
                 let frames = self.commands.range_after(&channel, last, PAGE).await?;
                 let full = frames.len() == PAGE;
                 for frame in frames {
                     last = frame.id.unwrap_or(last);
-                    self.deliver(fanout, channel.as_str(), frame);
+                    fanout.deliver_once(channel.as_str(), frame);
                 }
                 if !full {
                     break;
