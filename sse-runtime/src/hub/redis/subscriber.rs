@@ -64,12 +64,20 @@ enum Stop {
     ConnectionLost(String),
 }
 
-/// Where a connection's pushes go, tagged with its number.
+/// Where a connection's messages go, tagged with its number.
 struct Tagged(u64, mpsc::UnboundedSender<(u64, PushInfo)>);
 
 impl AsyncPushSender for Tagged {
     fn send(&self, info: PushInfo) -> Result<(), SendError> {
-        self.1.send((self.0, info)).map_err(|_| SendError)
+        match info.kind {
+            PushKind::Message | PushKind::Disconnection => {
+                self.1.send((self.0, info)).map_err(|_| SendError)
+            }
+            // Confirmations of SUBSCRIBE and UNSUBSCRIBE, one a channel: redis-rs waits
+            // for them itself, and queueing ten thousand of them only to drop them would
+            // leave the memory they took scattered.
+            _ => Ok(()),
+        }
     }
 }
 
@@ -199,7 +207,6 @@ impl Subscriber {
                         PushKind::Disconnection => {
                             return Stop::ConnectionLost("the connection closed".into());
                         }
-                        // Confirmations of SUBSCRIBE and UNSUBSCRIBE.
                         _ => {}
                     }
                 }
