@@ -8,8 +8,6 @@
 //! hex digits) names a channel in a fixed size whatever its name's length, so a cursor
 //! is at most [`ENTRY_MAX`] bytes a channel.
 
-use std::fmt::Write;
-
 use super::id::EventId;
 
 /// The longest entry: the hash, `:`, an id of two 20-digit numbers, and the `,`.
@@ -45,14 +43,19 @@ impl Cursor {
     }
 }
 
-/// Writes the cursor of channels with these hashes at these positions.
+/// Writes the cursor of channels with these hashes at these positions. (Once per event
+/// per client of a feed: written digit by digit, not through `write!`.)
 pub(crate) fn write(out: &mut String, entries: impl Iterator<Item = (u32, EventId)>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for (index, (hash, position)) in entries.enumerate() {
         if index > 0 {
             out.push(',');
         }
-        // Writing to a `String` does not fail.
-        let _ = write!(out, "{hash:08x}:{position}");
+        for shift in (0..8).rev() {
+            out.push(HEX[(hash >> (shift * 4)) as usize & 0xf] as char);
+        }
+        out.push(':');
+        position.write_to(out);
     }
 }
 
@@ -79,6 +82,16 @@ mod tests {
         assert_eq!(cursor.position(a), Some(one));
         assert_eq!(cursor.position(b), Some(EventId::ZERO));
         assert_eq!(cursor.position(channel_hash("other")), None);
+    }
+
+    #[test]
+    fn an_entry_is_the_hash_in_eight_hex_digits_and_the_id_in_decimal() {
+        let id: EventId = "18446744073709551615-10".parse().unwrap();
+        for hash in [0, 1, 0xa, 0xabc, 0x0f0f_0f0f, 0x8000_0000, u32::MAX] {
+            let mut text = String::new();
+            write(&mut text, [(hash, id)].into_iter());
+            assert_eq!(text, format!("{hash:08x}:18446744073709551615-10"));
+        }
     }
 
     #[test]

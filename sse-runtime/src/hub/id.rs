@@ -37,6 +37,15 @@ impl EventId {
         EventId { ms, seq: 0 }
     }
 
+    /// Appends the id as text to `out`, without the formatting machinery: a feed writes
+    /// one per channel into the id of every event it frames.
+    pub(crate) fn write_to(self, out: &mut String) {
+        let mut digits = itoa::Buffer::new();
+        out.push_str(digits.format(self.ms));
+        out.push('-');
+        out.push_str(digits.format(self.seq));
+    }
+
     /// Whether the id could have been issued by now (with a margin for clocks that
     /// disagree): an id from the far future is no id of a hub's.
     pub(crate) fn is_plausible(self) -> bool {
