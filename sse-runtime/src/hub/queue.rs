@@ -424,6 +424,51 @@ mod tests {
         assert!(queue.lock().slots.is_empty());
     }
 
+    fn issued(n: u8, id: &str) -> Encoded {
+        Encoded {
+            id: Some(id.parse().unwrap()),
+            bytes: Bytes::from(vec![n]),
+        }
+    }
+
+    #[test]
+    fn an_event_handed_over_twice_is_pushed_once() {
+        let queue = Queue::new(name(), 16, false);
+        let mut reader = queue.join();
+        assert_eq!(queue.delivered(), EventId::ZERO, "not delivered yet");
+        // Subscribed: nothing the hub issued before the mark is pushed.
+        queue.delivered_from("100-0".parse().unwrap());
+        assert_eq!(queue.delivered(), "100-0".parse().unwrap());
+        queue.push_once(issued(1, "99-5"));
+        queue.push_once(issued(2, "100-0"));
+        queue.push_once(issued(3, "100-1"));
+        // Twice, as a gap filled from history gives it again.
+        queue.push_once(issued(4, "100-1"));
+        queue.push_once(issued(5, "101-0"));
+        // Another program's event: no id, always pushed, and the mark stays.
+        queue.push_once(frame(6));
+        queue.push_once(issued(7, "100-9"));
+        assert_eq!(read(&queue, &mut reader), Poll::Ready(Ok(vec![3, 5, 6])));
+        assert_eq!(queue.delivered(), "101-0".parse().unwrap());
+        // Subscribed again (a reconnection): the last id delivered stays the mark.
+        queue.delivered_from("200-0".parse().unwrap());
+        assert_eq!(queue.delivered(), "101-0".parse().unwrap());
+        // A plain push is not checked.
+        queue.push(issued(8, "1-0"));
+        assert_eq!(read(&queue, &mut reader), Poll::Ready(Ok(vec![8])));
+        assert_eq!(queue.delivered(), "101-0".parse().unwrap());
+    }
+
+    #[test]
+    fn a_queue_marked_delivered_wakes_the_readers_that_wait_for_it() {
+        let queue = Queue::new(name(), 16, false);
+        let mut place = queue.join();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(!queue.poll_ready(&mut place, &mut cx));
+        queue.delivered_from("1-0".parse().unwrap());
+        assert!(queue.poll_ready(&mut place, &mut cx));
+    }
+
     #[test]
     fn a_reader_too_far_behind_is_told_how_many_it_missed() {
         let queue = Queue::new(name(), 2, true);
