@@ -284,3 +284,67 @@ async fn a_feed_takes_ids_as_long_as_its_cursor_can_be_and_refuses_what_is_no_cu
         assert_eq!(kinds, ["a/sse-reset", "b/sse-reset"], "for {no_cursor}");
     }
 }
+
+/// What another program publishes on a channel of a feed (a plain payload, the seed's
+/// `json.dumps([event, data])`, one with an id of its own) reaches the client, typed by
+/// its channel, and leaves the cursor where the hub's last event put it: resuming from
+/// it replays none of them and misses nothing the hub sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_other_programs_publish_reaches_a_feed_and_leaves_its_cursor() {
+    let backend = Backend::redis();
+    let redis = backend.redis.as_ref().expect("a Redis backend");
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let path = "/feed?channel=a&channel=b";
+    let mut events = Client::get(addr, path, &[]).await.events();
+    let publish = |channel: &str, payload: &str| {
+        let received = redis
+            .query(&["PUBLISH", channel, payload])
+            .expect("PUBLISH");
+        assert_eq!(received, redis::Value::Int(1), "one subscriber got it");
+    };
+    hub.send_event("n", "one", "a").await.expect("sent");
+    let first = take_events(&mut events, 1).await.remove(0);
+    publish("b", "plain");
+    publish("b", r#"["greet", "hi"]"#);
+    publish(
+        "a",
+        r#"{"$sse":1,"id":"99999999999999-0","data":"far future"}"#,
+    );
+    hub.send_event("n", "two", "b").await.expect("sent");
+    let got = take_events(&mut events, 4).await;
+    assert_eq!(
+        seen(&got),
+        [
+            ("b".to_owned(), "plain".to_owned()),
+            ("b/greet".to_owned(), "hi".to_owned()),
+            ("a".to_owned(), "far future".to_owned()),
+            ("b/n".to_owned(), "two".to_owned()),
+        ]
+    );
+    // Foreign events carry no id: the cursor stays the hub's (a browser keeps the last
+    // id it was given).
+    for foreign in &got[..3] {
+        assert!(
+            foreign.id.is_empty() || foreign.id == first.id,
+            "{:?} moved the cursor from {:?}",
+            foreign.id,
+            first.id
+        );
+    }
+    let last = &got[3].id;
+    let entry = |cursor: &str, channel: &str| {
+        let hash = fnv1a(channel);
+        let found = cursor.split(',').find(|entry| entry.starts_with(&hash));
+        found.map(str::to_owned)
+    };
+    assert_eq!(entry(last, "a"), entry(&first.id, "a"), "a: {last}");
+    assert_ne!(entry(last, "b"), entry(&first.id, "b"), "b moved: {last}");
+    drop(events);
+    hub.send_event("n", "three", "a").await.expect("sent");
+    let mut events = Client::get(addr, path, &[("last-event-id", last)])
+        .await
+        .events();
+    let resumed = take_events(&mut events, 1).await;
+    assert_eq!(seen(&resumed), [("a/n".to_owned(), "three".to_owned())]);
+}

@@ -165,6 +165,16 @@ async fn clients_that_come_and_go_leave_nothing_behind(backend: Backend) {
         async move {
             let comers =
                 join_all((0..1_000).map(|n| open(addr, format!("/sse/come{}/", n % 500)))).await;
+            // Every channel with a listener is listened to, once: 100 + 500.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while hub.listened_channels() != 600 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "600 channels listened to, not {}",
+                    hub.listened_channels()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             for n in 0..200 {
                 hub.send_event("n", format!("{round}:{n}"), &format!("stay{}", n % 100))
                     .await

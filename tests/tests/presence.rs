@@ -157,3 +157,33 @@ async fn presence_reports_to_redis_do_not_grow_with_churn() {
     presence_becomes(&hub, "room:churn-0", 1).await;
     drop(staying);
 }
+
+/// A Redis that restarted empty learns every process's counts back with its next full
+/// report (every 10 s), though no stream came or went meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_restarted_empty_learns_the_counts_back() {
+    let mut backend = Backend::redis();
+    let hub = backend.hub();
+    let addr = serve(app(&hub)).await;
+    let _ann = Client::get(addr, "/quiet/r", &[]).await.events();
+    let _bob = Client::get(addr, "/quiet/r", &[]).await.events();
+    presence_becomes(&hub, "room:r", 2).await;
+    let redis = backend.redis.as_mut().expect("a Redis backend");
+    redis.restart();
+    assert_eq!(
+        redis.query(&["EXISTS", "sse:presence:channel:room:r"]).ok(),
+        Some(redis::Value::Int(0)),
+        "Redis restarted empty"
+    );
+    let start = Instant::now();
+    loop {
+        if let Ok(2) = hub.presence("room:r").await {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(25),
+            "the counts are back within a full report"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -3,7 +3,9 @@
 //! once and in order. Only the hub's subscriber is cut (`CLIENT KILL`), and Redis is
 //! told to refuse new connections for a while (`maxclients`), so that the gap is long
 //! and certain rather than a race: the test sees it open (`PUBSUB NUMSUB` is 0) before
-//! it sends into it. The hub's broker metrics tell the same story.
+//! it sends into it. One channel had no event while it was listened to: its gap is filled
+//! from when it was subscribed, not from before. Meanwhile the hub tries to reconnect
+//! with backoff, not in a loop. The hub's broker metrics tell the same story.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,8 @@ use tests::{serve, take_events_within, Client};
 pub struct Live;
 
 const ROOMS: usize = 3;
+/// The room that has had no event when the gap opens.
+const QUIET: usize = ROOMS - 1;
 const CLIENTS_PER_ROOM: usize = 2;
 /// Sent into the gap, to each room.
 const IN_THE_GAP: usize = 20;
@@ -67,6 +71,13 @@ async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it
         .expect("an admin connection");
     let listening = Hub::redis(&redis.url()).unwrap();
     let sending = Hub::redis(&redis.url()).unwrap();
+    // The quiet room's history holds an event from well before anyone listened (more
+    // than the second of slack the subscriber allows for clocks).
+    sending
+        .send_event("n", "old", &format!("room:{QUIET}"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let app: Router = sse_routes![Live].layer(Extension(listening.clone()));
     let addr = serve(app).await;
     let clients = join_all((0..ROOMS * CLIENTS_PER_ROOM).map(|n| async move {
@@ -79,9 +90,9 @@ async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it
         )
     }))
     .await;
-    // Before the gap, one event a room: each channel has a position its clients hold,
-    // and the sending hub has its connection.
-    for room in 0..ROOMS {
+    // Before the gap, one event a room but the quiet one: each of those channels has a
+    // position its clients hold, and the sending hub has its connection.
+    for room in 0..QUIET {
         sending
             .send_event("n", "before", &format!("room:{room}"))
             .await
@@ -89,9 +100,16 @@ async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it
     }
     let mut streams = Vec::new();
     for (room, mut events) in clients {
-        let got = take_events_within(&mut events, 1, Duration::from_secs(5)).await;
-        assert_eq!(got[0].data, "before", "room {room}");
+        if room != QUIET {
+            let got = take_events_within(&mut events, 1, Duration::from_secs(5)).await;
+            assert_eq!(got[0].data, "before", "room {room}");
+        }
         streams.push((room, events));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while numsub(&mut admin, &format!("room:{QUIET}")) < 1 {
+        assert!(Instant::now() < deadline, "the quiet room is listened to");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     // Cut the listening hub's subscriber off, and keep it off: Redis takes no new
@@ -145,6 +163,23 @@ async fn events_sent_while_the_subscriber_is_cut_off_reach_every_channel_once_it
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(metric(&metrics, "sse_broker_reconnects_total"), Some(1.0));
+    // Refused for 2 s, it tries again after 100 ms, 200 ms, 400 ms, ...: a handful of
+    // attempts, not one after another.
+    let rejected = |admin: &mut redis::Connection| -> i64 {
+        let stats: String = redis::cmd("INFO").arg("stats").query(admin).unwrap();
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix("rejected_connections:"))
+            .and_then(|count| count.trim().parse().ok())
+            .expect("rejected_connections")
+    };
+    let before = rejected(&mut admin);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let attempts = rejected(&mut admin) - before;
+    assert!(
+        attempts <= 10,
+        "{attempts} attempts to reconnect in 2 s: it backs off"
+    );
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("maxclients")
