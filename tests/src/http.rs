@@ -52,6 +52,17 @@ impl Client {
     /// Opens a connection to `addr` and sends `GET path` with the given headers.
     pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Client {
         let tcp = TcpStream::connect(addr).await.expect("connect");
+        Client::get_on(tcp, addr, path, headers).await
+    }
+
+    /// Sends `GET path` with the given headers on a connection to `addr` the test opened
+    /// itself (with a small receive buffer, say).
+    pub async fn get_on(
+        tcp: TcpStream,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Client {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await
             .expect("HTTP/1 handshake");

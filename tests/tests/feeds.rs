@@ -316,7 +316,10 @@ async fn what_other_programs_publish_reaches_a_feed_and_leaves_its_cursor() {
     // Send order holds within a channel; the two channels may interleave either way.
     let heard_on = |channel: &str| -> Vec<(String, String)> {
         let on = |kind: &str| kind == channel || kind.starts_with(&format!("{channel}/"));
-        seen(&got).into_iter().filter(|(kind, _)| on(kind)).collect()
+        seen(&got)
+            .into_iter()
+            .filter(|(kind, _)| on(kind))
+            .collect()
     };
     assert_eq!(heard_on("a"), [("a".to_owned(), "far future".to_owned())]);
     assert_eq!(

@@ -24,6 +24,8 @@ async fn streams_survive_a_redis_crash_and_get_everything_sent_after_recovery() 
     let addr = serve(app).await;
     let clients = join_all((0..10).map(|_| Client::get(addr, "/live/a", &[]))).await;
     let mut streams: Vec<_> = clients.into_iter().map(Client::events).collect();
+    // One more client, read as raw bytes: its keep-alive comments during the outage.
+    let mut watcher = Client::get(addr, "/live/a", &[]).await;
     for n in 0..20 {
         hub.send_event("n", n.to_string(), "room:a").await.unwrap();
     }
@@ -32,8 +34,26 @@ async fn streams_survive_a_redis_crash_and_get_everything_sent_after_recovery() 
         assert_eq!(got.last().unwrap().data, "19");
     }
 
+    let mut before = String::new();
+    while !before.contains("data: 19\n") {
+        let frame = watcher.frame_within(tests::PATIENCE).await.expect("open");
+        before.push_str(std::str::from_utf8(&frame).expect("UTF-8"));
+    }
     redis.kill();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // While Redis is down, the streams stay open and idle: keep-alive comments (one
+    // every 200 ms) and nothing else.
+    let mut outage = Vec::new();
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(2) {
+        let frame = watcher.frame_within(Duration::from_secs(1)).await;
+        outage.extend_from_slice(&frame.expect("the stream stays open while Redis is down"));
+    }
+    let outage = String::from_utf8(outage).expect("UTF-8");
+    let keep_alives = outage.matches(":\n\n").count();
+    assert!(
+        keep_alives >= 5 && !outage.contains("data:"),
+        "keep-alive goes on during the outage: {outage:?}"
+    );
     let lost = hub.send_event("n", "lost", "room:a").await;
     assert!(
         matches!(lost, Err(Error::Redis(_))),
@@ -72,9 +92,17 @@ async fn streams_survive_a_redis_crash_and_get_everything_sent_after_recovery() 
             "client {index}, on the stream it had before the crash"
         );
     }
-    assert!(streams
-        .iter_mut()
-        .all(|events| events.next().now_or_never_pending()));
+    // No late duplicate: for a second after the last event (five keep-alives), every
+    // stream stays open and gives no other event.
+    let late = join_all(
+        streams
+            .iter_mut()
+            .map(|events| tokio::time::timeout(Duration::from_secs(1), events.next())),
+    )
+    .await;
+    for (index, late) in late.into_iter().enumerate() {
+        assert!(late.is_err(), "client {index} got more: {late:?}");
+    }
 
     let lost_lines = logs::containing("lost the Redis subscriber connection");
     let back_lines = logs::containing("the Redis subscriber connection is back");
@@ -83,15 +111,4 @@ async fn streams_survive_a_redis_crash_and_get_everything_sent_after_recovery() 
         (1, 1),
         "one line per transition, not per client: {lost_lines:?} {back_lines:?}"
     );
-}
-
-/// Whether a stream has nothing more to give right now (and has not ended).
-trait NowOrNeverPending {
-    fn now_or_never_pending(self) -> bool;
-}
-
-impl<F: std::future::Future> NowOrNeverPending for F {
-    fn now_or_never_pending(self) -> bool {
-        futures_util::FutureExt::now_or_never(self).is_none()
-    }
 }
