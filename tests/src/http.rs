@@ -165,6 +165,22 @@ pub async fn take_events_within(
         .expect("events in time")
 }
 
+/// The next event of `events`, or `None` where the server ended the stream. A stream
+/// silent for `stall` or garbled fails the test, never passing for one that ended; `who`
+/// says whose it is.
+pub async fn next_event(
+    events: &mut (impl Stream<Item = Result<Event, EventStreamError<hyper::Error>>> + Unpin),
+    stall: Duration,
+    who: &str,
+) -> Option<Event> {
+    match tokio::time::timeout(stall, events.next()).await {
+        Ok(Some(Ok(event))) => Some(event),
+        Ok(None) => None,
+        Ok(Some(Err(error))) => panic!("{who}: a garbled stream: {error}"),
+        Err(_) => panic!("{who}: the stream stalled for {stall:?}"),
+    }
+}
+
 /// The whole events in `bytes`, a stream's body read to its end, by the independent
 /// parser; an event cut off at the end is not one.
 pub async fn events_in(bytes: &[u8]) -> Vec<Event> {

@@ -10,4 +10,4 @@ pub mod redis_server;
 pub mod tls;
 pub mod views;
 
-pub use http::{events_in, serve, take_events, take_events_within, Client, PATIENCE};
+pub use http::{events_in, next_event, serve, take_events, take_events_within, Client, PATIENCE};

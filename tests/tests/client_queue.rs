@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use axum::{Extension, Router};
-use futures_util::StreamExt;
 use sse_runtime::prelude::*;
-use tests::{serve, take_events_within, Client};
+use tests::{next_event, serve, take_events_within, Client};
 use tokio::net::TcpSocket;
 
 /// A channel per room.
@@ -117,10 +116,9 @@ async fn a_client_may_fall_1024_events_behind_and_resumes_when_cut_off_beyond() 
     let mut beyond = beyond.events();
     let mut received = Vec::new();
     while (received.len() as u64) < total {
-        match tokio::time::timeout(WAIT, beyond.next()).await {
-            Ok(Some(event)) => received.push(event.expect("a well-formed event")),
-            Ok(None) => break,
-            Err(_) => panic!("the stream of the client behind stalled"),
+        match next_event(&mut beyond, WAIT, "the client behind").await {
+            Some(event) => received.push(event),
+            None => break,
         }
     }
     let cut_at = received.len() as u64;

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use axum::{Extension, Router};
 use futures_util::future::join_all;
-use futures_util::StreamExt;
 use sse_runtime::prelude::*;
 use tests::backend::Backend;
-use tests::{on_both_backends, serve, take_events, Client};
+use tests::{next_event, on_both_backends, serve, take_events, Client};
 
 /// A channel per room.
 #[sse_view("/rooms/{room}", channel = "room:{room}")]
@@ -76,11 +75,9 @@ async fn clients_that_leave_and_come_back_get_every_event_once_in_order(backend:
                 // resumed; one that stalls or garbles is a failure, never a silent
                 // reconnect.
                 loop {
-                    let event = match tokio::time::timeout(STALL, events.next()).await {
-                        Ok(Some(Ok(event))) => event,
-                        Ok(None) => break,
-                        Ok(Some(Err(error))) => panic!("client {index}: a garbled stream: {error}"),
-                        Err(_) => panic!("client {index}: the stream stalled for {STALL:?}"),
+                    let who = format!("client {index}");
+                    let Some(event) = next_event(&mut events, STALL, &who).await else {
+                        break;
                     };
                     assert_ne!(
                         event.event,

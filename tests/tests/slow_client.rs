@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use axum::{Extension, Router};
 use futures_util::future::join_all;
-use futures_util::StreamExt;
 use sse_runtime::prelude::*;
-use tests::{logs, serve, Client};
+use tests::{logs, next_event, serve, Client};
 
 /// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
@@ -72,11 +71,9 @@ async fn a_client_that_never_reads_is_cut_off_and_others_get_every_event() {
             // A stream the server ends (a reader cut off) is resumed; one that stalls or
             // garbles is a failure, never a silent reconnect.
             loop {
-                let event = match tokio::time::timeout(STALL, events.next()).await {
-                    Ok(Some(Ok(event))) => event,
-                    Ok(None) => break,
-                    Ok(Some(Err(error))) => panic!("a garbled stream at {next}: {error}"),
-                    Err(_) => panic!("a reader's stream stalled for {STALL:?} at {next}"),
+                let who = format!("a reader at {next}");
+                let Some(event) = next_event(&mut events, STALL, &who).await else {
+                    break;
                 };
                 assert_ne!(
                     event.event,

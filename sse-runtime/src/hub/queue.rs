@@ -473,10 +473,13 @@ mod tests {
     fn a_reader_too_far_behind_is_told_how_many_it_missed() {
         let queue = Queue::new(name(), 2, true);
         let (mut slow, mut fast) = (queue.join(), queue.join());
-        for n in 0..5 {
+        queue.push(frame(0));
+        assert_eq!(read(&queue, &mut slow), Poll::Ready(Ok(vec![0])));
+        for n in 1..6 {
             queue.push(frame(n));
             assert!(read(&queue, &mut fast).is_ready());
         }
+        // It read 0; 1, 2 and 3 were dropped for it; 4 and 5 are what the queue keeps.
         assert_eq!(read(&queue, &mut slow), Poll::Ready(Err(Ended::Lagged(3))));
         queue.leave(&slow);
         assert!(queue.lock().slots.is_empty());
