@@ -11,7 +11,8 @@ use eventsource_stream::Eventsource;
 use futures_util::{stream, StreamExt};
 use http_body_util::{BodyStream, Empty};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpSocket;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -189,7 +190,7 @@ impl Load {
 }
 
 /// A TCP connection to `addr` from source address 127.0.0.(2 + index % 250).
-async fn connect_from(addr: SocketAddr, index: usize) -> Option<tokio::net::TcpStream> {
+async fn connect_from(addr: SocketAddr, index: usize) -> Option<TcpStream> {
     let source = Ipv4Addr::new(127, 0, 0, 2 + (index % 250) as u8);
     let socket = TcpSocket::new_v4().ok()?;
     socket.bind(SocketAddr::new(IpAddr::V4(source), 0)).ok()?;
@@ -197,6 +198,27 @@ async fn connect_from(addr: SocketAddr, index: usize) -> Option<tokio::net::TcpS
         .await
         .ok()?
         .ok()
+}
+
+/// Opens `count` streams on `path` that never read a byte of their response, each on a
+/// connection with a small receive buffer: clients that stopped reading. They hold
+/// their connections until dropped.
+pub(crate) async fn stall(addr: SocketAddr, path: &str, count: usize) -> Vec<TcpStream> {
+    let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
+    let mut stalled = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Ok(socket) = TcpSocket::new_v4() else {
+            continue;
+        };
+        let _ = socket.set_recv_buffer_size(16 * 1024);
+        let Ok(mut tcp) = socket.connect(addr).await else {
+            continue;
+        };
+        if tcp.write_all(request.as_bytes()).await.is_ok() {
+            stalled.push(tcp);
+        }
+    }
+    stalled
 }
 
 /// What a churn did.

@@ -48,6 +48,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         false => scenario.path.to_owned(),
     };
     let load = load::open(server.addr, &path, scenario.clients, 256).await;
+    let stalled = load::stall(server.addr, &path, scenario.stalled).await;
     let churning = !scenario.churn.is_empty();
     if churning {
         // A first round of churn, not measured: memory the allocator keeps for the
@@ -135,6 +136,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
         .max(1e-9);
     let held = load.held;
     let seen = load.finish().await;
+    drop(stalled);
     let mut latencies: Vec<u32> = seen
         .iter()
         .flat_map(|one| one.latencies.iter().copied())
@@ -230,6 +232,8 @@ async fn main() {
                 s.name != "smoke"
             } else if wanted.eq_ignore_ascii_case("feeds") {
                 FEEDS.contains(&s.name)
+            } else if wanted.eq_ignore_ascii_case("slow") {
+                SLOW.contains(&s.name)
             } else {
                 s.name.eq_ignore_ascii_case(wanted)
             }
@@ -237,7 +241,7 @@ async fn main() {
         .collect();
     if scenarios.is_empty() {
         eprintln!(
-            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, S1F, IDLE1, IDLE10, S6P, feeds, all, typed, or tls"
+            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, S1F, IDLE1, IDLE10, S6P, feeds, SLOW0, SLOW, slow, all, typed, or tls"
         );
         std::process::exit(2);
     }

@@ -149,7 +149,7 @@ pub(crate) fn table(all: &[Figures]) {
             stream / buffer.max(1e-9)
         );
     }
-    // Issue 12: each feed scenario against its single-channel twin, same configuration.
+    // Issues 12 and 16: each scenario against its twin, same configuration.
     for (scenario, twin, what) in [
         ("S1F", "S1", "S1 on three channels a client against one"),
         (
@@ -158,6 +158,11 @@ pub(crate) fn table(all: &[Figures]) {
             "an idle stream on ten channels against one",
         ),
         ("S6P", "S6", "S6 with presence on against off"),
+        (
+            "SLOW",
+            "SLOW0",
+            "readers beside as many that stopped reading, against alone",
+        ),
     ] {
         for f in all.iter().filter(|f| f.scenario == scenario) {
             let Some(base) = all

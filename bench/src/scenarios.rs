@@ -19,6 +19,8 @@ pub(crate) struct Scenario {
     /// The route clients come and go on while the events are sent (`{i}` a channel's
     /// number), or "" for a scenario without churn.
     pub(crate) churn: &'static str,
+    /// Clients beside `clients` that open the stream and never read it.
+    pub(crate) stalled: usize,
 }
 
 const STREAMING: &[&str] = &["embedded", "redis", "hub", "naive"];
@@ -34,6 +36,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/events",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S1",
@@ -45,6 +48,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/events",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S2",
@@ -56,6 +60,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/events",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S3",
@@ -67,6 +72,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/events",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S4",
@@ -78,6 +84,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/events",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "CPU",
@@ -89,6 +96,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/burst",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S5",
@@ -100,6 +108,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/users/{i}",
         channels: 10_000,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S6",
@@ -111,6 +120,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/users/{i}",
         channels: CHURN_STAYERS as u64,
         churn: "/users/{i}",
+        stalled: 0,
     },
     // Issue 12's figures (`--scenario feeds`): S1 with every client on three channels
     // of a feed (the shared one and two of its own), beside S1; an idle stream on one
@@ -125,6 +135,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/feeds/{i}",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "IDLE1",
@@ -136,6 +147,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/users/{i}",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "IDLE10",
@@ -147,6 +159,7 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/ten/{i}",
         channels: 0,
         churn: "",
+        stalled: 0,
     },
     Scenario {
         name: "S6P",
@@ -158,8 +171,41 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         path: "/users/{i}",
         channels: CHURN_STAYERS as u64,
         churn: "/present/{i}",
+        stalled: 0,
+    },
+    // Issue 16's figure (`--scenario slow`): readers of a busy channel beside as many
+    // clients that stopped reading, against the same readers alone. Events of 8 KB, so
+    // that the stalled fall more than their queue (1,024 events) behind, past what their
+    // sockets hold, and are cut off; few readers, so that parsing 20 MB/s does not
+    // saturate the load client.
+    Scenario {
+        name: "SLOW0",
+        clients: 10,
+        events: 2_500,
+        rate: 250,
+        size: 8_192,
+        configs: &["embedded", "redis"],
+        path: "/events",
+        channels: 0,
+        churn: "",
+        stalled: 0,
+    },
+    Scenario {
+        name: "SLOW",
+        clients: 10,
+        events: 2_500,
+        rate: 250,
+        size: 8_192,
+        configs: &["embedded", "redis"],
+        path: "/events",
+        channels: 0,
+        churn: "",
+        stalled: 10,
     },
 ];
+
+/// The scenarios of `--scenario slow`: with clients that stopped reading, and without.
+pub(crate) const SLOW: &[&str] = &["SLOW0", "SLOW"];
 
 /// The scenarios of `--scenario feeds`, each beside its baseline.
 pub(crate) const FEEDS: &[&str] = &["S1", "S1F", "IDLE1", "IDLE10", "S6", "S6P"];

@@ -533,4 +533,120 @@ mod tests {
         while read(&queue, &mut reader).is_ready() {}
         assert_eq!(queue.lock().slots.capacity(), 0);
     }
+
+    /// A waker that counts how often it was woken.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    impl Wakes {
+        fn new() -> (std::sync::Arc<Wakes>, Waker) {
+            let wakes = std::sync::Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+            let waker = Waker::from(wakes.clone());
+            (wakes, waker)
+        }
+
+        fn count(&self) -> usize {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    fn read_up_to(queue: &Queue, place: &mut Place, waker: &Waker, max: usize) -> Poll<usize> {
+        let mut into = Vec::new();
+        let mut cx = Context::from_waker(waker);
+        match queue.poll_read(place, Some(&mut cx), &mut into, max) {
+            Poll::Ready(Ok(())) => Poll::Ready(into.len()),
+            Poll::Ready(Err(ended)) => panic!("{ended:?}"),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    #[test]
+    fn a_reader_behind_is_not_woken_by_each_event_and_one_at_the_end_is() {
+        let (wakes, waker) = Wakes::new();
+        let queue = Queue::new(name(), 16, true);
+        let mut reader = queue.join();
+        assert!(read_up_to(&queue, &mut reader, &waker, 16).is_pending());
+        for n in 0..3 {
+            queue.push(frame(n));
+        }
+        assert_eq!(wakes.count(), 1, "the first event wakes it, once");
+        // Behind: it reads one of three and writes; new events do not wake it.
+        assert_eq!(read_up_to(&queue, &mut reader, &waker, 1), Poll::Ready(1));
+        queue.push(frame(3));
+        assert_eq!(wakes.count(), 1, "a reader behind was woken");
+        assert_eq!(read_up_to(&queue, &mut reader, &waker, 16), Poll::Ready(3));
+        // At the end with nothing to read, it waits, and the next event wakes it.
+        assert!(read_up_to(&queue, &mut reader, &waker, 16).is_pending());
+        queue.push(frame(4));
+        assert_eq!(wakes.count(), 2, "the next event wakes it");
+    }
+
+    #[test]
+    fn a_reader_woken_with_nothing_to_read_waits_again() {
+        let (wakes, waker) = Wakes::new();
+        let queue = Queue::new(name(), 16, true);
+        let mut reader = queue.join();
+        queue.push(frame(0));
+        assert_eq!(read_up_to(&queue, &mut reader, &waker, 16), Poll::Ready(1));
+        // Woken for something else than an event (the broker is back): nothing to read.
+        queue.set_ready(true);
+        let before = wakes.count();
+        assert!(read_up_to(&queue, &mut reader, &waker, 16).is_pending());
+        queue.push(frame(1));
+        assert_eq!(wakes.count(), before + 1, "the next event wakes it");
+        assert_eq!(read_up_to(&queue, &mut reader, &waker, 16), Poll::Ready(1));
+    }
+
+    #[test]
+    fn a_reader_that_waited_waits_again_as_soon_as_it_read_the_last_event() {
+        let (wakes, waker) = Wakes::new();
+        let queue = Queue::new(name(), 16, true);
+        let mut reader = queue.join();
+        assert!(read_up_to(&queue, &mut reader, &waker, 16).is_pending());
+        queue.push(frame(0));
+        assert_eq!(wakes.count(), 1, "the event wakes it");
+        // Woken, it reads the event, and waits for the next one without another poll
+        // (its next poll sees there is nothing new without the lock).
+        assert_eq!(read_up_to(&queue, &mut reader, &waker, 16), Poll::Ready(1));
+        queue.push(frame(1));
+        assert_eq!(wakes.count(), 2, "the next event wakes it");
+    }
+
+    #[test]
+    fn a_reader_that_stays_is_not_woken_each_time_another_leaves() {
+        let (wakes, waker) = Wakes::new();
+        let queue = Queue::new(name(), 16, true);
+        let mut stays = queue.join();
+        assert!(read_up_to(&queue, &mut stays, &waker, 16).is_pending());
+        for _ in 0..10 {
+            let mut visitor = queue.join();
+            assert!(read_up_to(&queue, &mut visitor, Waker::noop(), 16).is_pending());
+            queue.leave(&visitor);
+        }
+        assert_eq!(wakes.count(), 0, "woken by those who left");
+    }
+
+    #[test]
+    fn the_waiting_list_does_not_grow_with_those_who_left_beside_many_who_stay() {
+        let queue = Queue::new(name(), 16, true);
+        let mut stay: Vec<Place> = (0..10).map(|_| queue.join()).collect();
+        for place in &mut stay {
+            assert!(read_up_to(&queue, place, Waker::noop(), 16).is_pending());
+        }
+        for _ in 0..1000 {
+            let mut visitor = queue.join();
+            assert!(read_up_to(&queue, &mut visitor, Waker::noop(), 16).is_pending());
+            queue.leave(&visitor);
+        }
+        let waiting = queue.lock().waiting.len();
+        assert!(
+            waiting <= 2 * VACANT_REBUILD + stay.len(),
+            "{waiting} wakers wait for 10 readers"
+        );
+    }
 }
