@@ -174,35 +174,30 @@ pub(crate) const SCENARIOS: &[Scenario] = &[
         stalled: 0,
     },
     // Issue 16's figure (`--scenario slow`): readers of a busy channel beside as many
-    // clients that stopped reading, against the same readers alone. Events of 8 KB, so
-    // that the stalled fall more than their queue (1,024 events) behind, past what their
-    // sockets hold, and are cut off; few readers, so that parsing 20 MB/s does not
-    // saturate the load client.
-    Scenario {
-        name: "SLOW0",
-        clients: 10,
-        events: 2_500,
-        rate: 250,
-        size: 8_192,
-        configs: &["embedded", "redis"],
-        path: "/events",
-        channels: 0,
-        churn: "",
-        stalled: 0,
-    },
+    // clients that stopped reading, against the same readers alone.
+    SLOW0,
     Scenario {
         name: "SLOW",
-        clients: 10,
-        events: 2_500,
-        rate: 250,
-        size: 8_192,
-        configs: &["embedded", "redis"],
-        path: "/events",
-        channels: 0,
-        churn: "",
         stalled: 10,
+        ..SLOW0
     },
 ];
+
+/// SLOW's baseline: events of 8 KB, so that clients that stop reading fall more than
+/// their queue (1,024 events) behind, past what their sockets hold, and are cut off;
+/// few readers, so that parsing 20 MB/s does not saturate the load client.
+const SLOW0: Scenario = Scenario {
+    name: "SLOW0",
+    clients: 10,
+    events: 2_500,
+    rate: 250,
+    size: 8_192,
+    configs: &["embedded", "redis"],
+    path: "/events",
+    channels: 0,
+    churn: "",
+    stalled: 0,
+};
 
 /// The scenarios of `--scenario slow`: with clients that stopped reading, and without.
 pub(crate) const SLOW: &[&str] = &["SLOW0", "SLOW"];

@@ -487,12 +487,7 @@ mod tests {
 
     #[test]
     fn a_reader_that_leaves_lets_go_of_its_waker() {
-        struct Count;
-        impl std::task::Wake for Count {
-            fn wake(self: std::sync::Arc<Self>) {}
-        }
-        let task = std::sync::Arc::new(Count);
-        let waker = Waker::from(task.clone());
+        let (task, waker) = Wakes::new();
         let queue = Queue::new(name(), 16, true);
         let mut stays = queue.join();
         assert!(read(&queue, &mut stays).is_pending());
