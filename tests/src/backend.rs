@@ -1,27 +1,47 @@
-//! The two backends every hub test runs against: the embedded hub, and a hub on a real
-//! `redis-server` of the test's own.
+//! The backends every hub test runs against: the embedded hub, a hub on a real
+//! `redis-server` of the test's own, and a hub on a Redis Cluster of the test's own.
 
 use sse_runtime::{Hub, HubBuilder};
 
+use crate::redis_cluster::RedisCluster;
 use crate::redis_server::RedisServer;
 
-/// A backend under test: its Redis server, if it has one.
+/// A backend under test: its Redis server or cluster, if it has one.
 pub struct Backend {
     /// The Redis server behind the hub, for Redis-backed runs.
     pub redis: Option<RedisServer>,
+    /// The Redis Cluster behind the hub, for cluster runs.
+    pub cluster: Option<RedisCluster>,
 }
 
 impl Backend {
     /// The embedded hub.
     pub fn embedded() -> Backend {
-        Backend { redis: None }
+        Backend {
+            redis: None,
+            cluster: None,
+        }
     }
 
     /// A hub on a `redis-server` started for this test.
     pub fn redis() -> Backend {
         Backend {
             redis: Some(RedisServer::start()),
+            cluster: None,
         }
+    }
+
+    /// A hub on a Redis Cluster (three masters, three replicas) started for this test.
+    pub fn cluster() -> Backend {
+        Backend {
+            redis: None,
+            cluster: Some(RedisCluster::start()),
+        }
+    }
+
+    /// Whether this is the embedded hub.
+    pub fn is_embedded(&self) -> bool {
+        self.redis.is_none() && self.cluster.is_none()
     }
 
     /// A new hub of this backend with default settings.
@@ -31,15 +51,17 @@ impl Backend {
 
     /// A new hub of this backend, with settings.
     pub fn hub_with(&self, settings: impl FnOnce(HubBuilder) -> HubBuilder) -> Hub {
-        let builder = match &self.redis {
-            Some(redis) => Hub::builder().redis_url(redis.url()),
-            None => Hub::builder(),
+        let builder = match (&self.redis, &self.cluster) {
+            (Some(redis), _) => Hub::builder().redis_url(redis.url()),
+            (_, Some(cluster)) => Hub::builder().redis_cluster(cluster.urls()),
+            (None, None) => Hub::builder(),
         };
         settings(builder).build().expect("a hub")
     }
 }
 
-/// Runs an async test function once per backend, as `mod name { embedded, redis }`.
+/// Runs an async test function once per backend, as `mod name { embedded, redis,
+/// cluster }`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {$(
@@ -52,6 +74,11 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
                 super::$test($crate::backend::Backend::redis()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cluster() {
+                super::$test($crate::backend::Backend::cluster()).await;
             }
         }
     )*};

@@ -9,17 +9,35 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// Arguments beyond the port and the defaults below.
+    args: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts a server on a free port of 127.0.0.1 and waits until it answers.
     pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = RedisServer { port, child: None };
+        RedisServer::start_with(Vec::new())
+    }
+
+    /// Starts a server with more arguments (which it keeps when restarted).
+    pub fn start_with(args: Vec<String>) -> RedisServer {
+        let mut server = RedisServer {
+            port: free_port(),
+            child: None,
+            args,
+        };
         server.restart();
+        server
+    }
+
+    /// Starts a server on `port` with more arguments, without waiting for it.
+    pub(crate) fn spawn_on(port: u16, args: Vec<String>) -> RedisServer {
+        let mut server = RedisServer {
+            port,
+            child: None,
+            args,
+        };
+        server.spawn();
         server
     }
 
@@ -64,20 +82,30 @@ impl RedisServer {
 
     /// Starts the server (again) on the same port and waits until it answers.
     pub fn restart(&mut self) {
-        self.kill();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (`.ci/run` installs it)");
-        self.child = Some(child);
+        self.spawn();
+        self.wait_until_up();
+    }
+
+    /// Waits until the server answers.
+    pub(crate) fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.query(&["PING"]).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    fn spawn(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (`.ci/run` installs it)");
+        self.child = Some(child);
     }
 
     /// Runs one command and returns its reply.
@@ -112,18 +140,28 @@ impl RedisServer {
             .expect("INFO stats has total_connections_received")
     }
 
-    /// How many connections the server has, apart from the one asking.
+    /// How many connections of clients the server has, apart from the one asking (and
+    /// from its replicas' replication links, flagged `S`).
     pub fn connections(&self) -> usize {
-        self.text(&["CLIENT", "LIST"]).lines().count() - 1
+        let list = self.text(&["CLIENT", "LIST"]);
+        list.lines()
+            .filter(|line| !line.contains(" flags=S "))
+            .count()
+            - 1
     }
 
-    /// How many connections of the server are subscribed to something.
+    /// How many connections of the server are subscribed to something, a channel or a
+    /// shard channel.
     pub fn subscriber_connections(&self) -> usize {
         self.text(&["CLIENT", "LIST"])
             .lines()
             .filter(|line| {
-                line.split(' ')
-                    .any(|field| field.starts_with("sub=") && field != "sub=0")
+                line.split(' ').any(|field| {
+                    let count = field
+                        .strip_prefix("sub=")
+                        .or_else(|| field.strip_prefix("ssub="));
+                    count.is_some_and(|count| count != "0")
+                })
             })
             .count()
     }
@@ -141,6 +179,14 @@ impl RedisServer {
             other => panic!("NUMSUB reply: {other:?}"),
         }
     }
+}
+
+/// A free port of 127.0.0.1.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl Drop for RedisServer {

@@ -80,10 +80,37 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
             "one subscriber connection for 500 clients"
         );
     }
+    if let Some(cluster) = &backend.cluster {
+        let subscribers: Vec<usize> = cluster
+            .nodes()
+            .iter()
+            .map(RedisServer::subscriber_connections)
+            .collect();
+        // 50 channels fall on all three masters' slots; replicas carry none.
+        assert_eq!(
+            subscribers.iter().sum::<usize>(),
+            3,
+            "one subscriber connection on each master for 500 clients: {subscribers:?}"
+        );
+        assert!(
+            subscribers.iter().all(|&count| count <= 1),
+            "{subscribers:?}"
+        );
+    }
     let received_before = backend
         .redis
         .as_ref()
         .map(RedisServer::connections_received);
+    let cluster_received_before: Vec<u64> = backend
+        .cluster
+        .iter()
+        .flat_map(|cluster| {
+            cluster
+                .nodes()
+                .iter()
+                .map(RedisServer::connections_received)
+        })
+        .collect();
     for k in 0..EVENTS {
         for room in 0..CHANNELS {
             hub.send_event("say", format!("r{room}:{k}"), &format!("room:r{room}"))
@@ -104,6 +131,21 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
             2,
             "the process listens on one connection and sends on one other"
         );
+    }
+    if let Some(cluster) = &backend.cluster {
+        for (node, before) in cluster.nodes().iter().zip(cluster_received_before) {
+            let opened = node.connections_received() - before - 1;
+            assert!(
+                opened <= 1,
+                "{opened} connections opened to node {} to send: the command connection, once",
+                node.port()
+            );
+            assert!(
+                node.connections() <= 2,
+                "a node has {} connections: one to listen, one to send",
+                node.connections()
+            );
+        }
     }
     for room in 0..CHANNELS {
         hub.send_event("end", "", &format!("room:r{room}"))
@@ -137,6 +179,23 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
             assert!(
                 Instant::now() < deadline,
                 "UNSUBSCRIBE within 1 s of the last client leaving"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    if let Some(cluster) = &backend.cluster {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let subscribed = || {
+            cluster
+                .nodes()
+                .iter()
+                .map(RedisServer::subscriber_connections)
+                .sum::<usize>()
+        };
+        while subscribed() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "SUNSUBSCRIBE within 1 s of the last client leaving"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -251,7 +251,7 @@ async fn the_default_history_keeps_the_last_thousand_events(backend: Backend) {
     let expected: Vec<String> = (101..SENT).map(|n| n.to_string()).collect();
     assert_eq!(data, expected, "the 999 events after the 101st, in order");
 
-    if backend.redis.is_none() {
+    if backend.is_embedded() {
         let client = Client::get(addr, "/rooms/defaults", &[("last-event-id", &ids[99])]).await;
         let reset = take_events(&mut client.events(), 1).await.remove(0);
         assert_eq!(

@@ -13,6 +13,10 @@ pub const REDIS_URL_VAR: &str = "SSE_REDIS_URL";
 /// as django-sse's settings give `db` beside `location`.
 pub const REDIS_DB_VAR: &str = "SSE_REDIS_DB";
 
+/// The environment variable that names the seed nodes of a Redis Cluster, separated by
+/// commas, e.g. `redis://127.0.0.1:7000,redis://127.0.0.1:7001`. Not with `SSE_REDIS_URL`.
+pub const REDIS_CLUSTER_VAR: &str = "SSE_REDIS_CLUSTER";
+
 /// How many events a client may fall behind before it is cut off, by default.
 pub const DEFAULT_CLIENT_QUEUE: usize = 1024;
 
@@ -62,7 +66,8 @@ pub struct HubBuilder {
 /// What a builder has been told: the one value every broker is made from.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) redis_url: Option<String>,
+    /// Where Redis is; `None`: the embedded broker.
+    pub(crate) redis: Option<Redis>,
     /// Why the settings cannot be used, found before the hub is built.
     pub(crate) refused: Option<String>,
     pub(crate) client_queue: usize,
@@ -74,12 +79,22 @@ pub(crate) struct Settings {
     pub(crate) history_ttl: Duration,
     pub(crate) max_event: usize,
     pub(crate) redis_timeout: Duration,
+    pub(crate) replica_acks: usize,
+}
+
+/// The Redis a hub uses.
+#[derive(Debug, Clone)]
+pub(crate) enum Redis {
+    /// One server, at a URL.
+    Server(String),
+    /// A cluster, at these seed nodes.
+    Cluster(Vec<String>),
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            redis_url: None,
+            redis: None,
             refused: None,
             client_queue: DEFAULT_CLIENT_QUEUE,
             stream_channels: DEFAULT_STREAM_CHANNELS,
@@ -89,13 +104,15 @@ impl Default for Settings {
             history_ttl: DEFAULT_HISTORY_TTL,
             max_event: DEFAULT_MAX_EVENT,
             redis_timeout: DEFAULT_REDIS_TIMEOUT,
+            replica_acks: 0,
         }
     }
 }
 
 impl HubBuilder {
     /// The settings the environment gives: Redis at `SSE_REDIS_URL` if it is set, with
-    /// the database `SSE_REDIS_DB` when the URL is django-sse's `host:port` location.
+    /// the database `SSE_REDIS_DB` when the URL is django-sse's `host:port` location; or
+    /// the Redis Cluster whose seed nodes `SSE_REDIS_CLUSTER` lists.
     pub fn from_env() -> Self {
         let var = |name| {
             std::env::var(name)
@@ -103,6 +120,14 @@ impl HubBuilder {
                 .filter(|value| !value.trim().is_empty())
         };
         let builder = Self::default();
+        if let Some(nodes) = var(REDIS_CLUSTER_VAR) {
+            return match (var(REDIS_URL_VAR), var(REDIS_DB_VAR)) {
+                (None, None) => builder.redis_cluster(nodes.split(',')),
+                _ => builder.refuse(format!(
+                    "{REDIS_CLUSTER_VAR} names a Redis Cluster, and {REDIS_URL_VAR} or {REDIS_DB_VAR} one server: set one of them"
+                )),
+            };
+        }
         match (var(REDIS_URL_VAR), var(REDIS_DB_VAR)) {
             (None, None) => builder,
             (Some(url), None) => builder.redis_url(url.trim()),
@@ -139,11 +164,23 @@ impl HubBuilder {
     /// Uses the Redis server at `url` instead of the embedded broker:
     /// `redis://host:port/db`, or `host:port` as django-sse's `location` (database 0).
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
-        let url = url.into();
-        self.settings.redis_url = Some(match url.contains("://") {
-            true => url,
-            false => format!("redis://{url}"),
-        });
+        self.settings.redis = Some(Redis::Server(with_scheme(url.into())));
+        self
+    }
+
+    /// Uses the Redis Cluster (Redis 7 or later) that these seed nodes belong to
+    /// (`redis://host:port`, or `host:port`): one node that answers is enough to find the
+    /// rest. Each channel travels on sharded pub/sub (`SSUBSCRIBE`, `SPUBLISH`) through
+    /// the shard that owns its slot, and its history lives on that shard, so channels
+    /// spread over the shards. Other programs publish with `SPUBLISH`.
+    pub fn redis_cluster<S: AsRef<str>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
+        let nodes: Vec<String> = nodes
+            .into_iter()
+            .map(|node| node.as_ref().trim().to_owned())
+            .filter(|node| !node.is_empty())
+            .map(with_scheme)
+            .collect();
+        self.settings.redis = Some(Redis::Cluster(nodes));
         self
     }
 
@@ -216,9 +253,29 @@ impl HubBuilder {
         self
     }
 
+    /// How many replicas must have an event before its send succeeds (default 0). Redis
+    /// replicates asynchronously: an event its master acknowledged and then lost, dying
+    /// before a replica had it, is gone after the failover. With `n` above 0 each send
+    /// waits (`WAIT n`, up to [`redis_timeout`](Self::redis_timeout)) until `n` replicas
+    /// have it, and fails with [`Error::OutcomeUnknown`] if fewer did in time. For a Redis
+    /// Cluster whose masters each have a replica, 1 makes every successful send survive
+    /// one master's failover.
+    pub fn replica_acks(mut self, replicas: usize) -> Self {
+        self.settings.replica_acks = replicas;
+        self
+    }
+
     /// The hub, or [`Error::Config`] if a setting cannot be used. No connection is
     /// opened yet: Redis is first reached when someone listens or sends.
     pub fn build(self) -> Result<Hub, Error> {
         Hub::from_settings(&self.settings)
+    }
+}
+
+/// `host:port` as a URL; a URL as it is.
+fn with_scheme(url: String) -> String {
+    match url.contains("://") {
+        true => url,
+        false => format!("redis://{url}"),
     }
 }

@@ -32,12 +32,12 @@ use history::Page;
 use id::EventId;
 use presence::Counts;
 
-pub(crate) use builder::Settings;
 pub use builder::{
     HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES, DEFAULT_HISTORY,
     DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
-    DEFAULT_REDIS_TIMEOUT, DEFAULT_STREAM_CHANNELS, REDIS_DB_VAR, REDIS_URL_VAR,
+    DEFAULT_REDIS_TIMEOUT, DEFAULT_STREAM_CHANNELS, REDIS_CLUSTER_VAR, REDIS_DB_VAR, REDIS_URL_VAR,
 };
+pub(crate) use builder::{Redis, Settings};
 pub(crate) use cursor::ENTRY_MAX as CURSOR_ENTRY_MAX;
 pub(crate) use encoded::Encoded;
 pub(crate) use feed::Feed;
@@ -155,6 +155,11 @@ impl Hub {
         Hub::builder().redis_url(url).build()
     }
 
+    /// A hub on the Redis Cluster these seed nodes (`redis://host:port`) belong to.
+    pub fn redis_cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> Result<Hub, Error> {
+        Hub::builder().redis_cluster(nodes).build()
+    }
+
     /// A builder for every setting.
     pub fn builder() -> HubBuilder {
         HubBuilder::default()
@@ -165,8 +170,8 @@ impl Hub {
             return Err(Error::Config(reason.clone()));
         }
         let fanout = Arc::new(Fanout::new(settings.client_queue));
-        let broker: Arc<dyn Broker> = match &settings.redis_url {
-            Some(_) => Arc::new(redis::RedisBroker::new(&fanout, settings)?),
+        let broker: Arc<dyn Broker> = match &settings.redis {
+            Some(redis) => Arc::new(redis::RedisBroker::new(&fanout, redis, settings)?),
             None => Arc::new(embedded::Embedded::new(&fanout, settings)),
         };
         Ok(Hub::new(

@@ -1,27 +1,32 @@
 //! The Redis broker: two connections per process, whatever the number of clients and
-//! channels. One listens ([`subscriber`]): Redis applies its pub/sub output limit to it,
-//! and only messages travel on it. The other runs commands ([`link`]): every send and
-//! every history read, so a large history read never meets that limit and sends never
-//! wait behind deliveries.
+//! channels (in a Redis Cluster, two to each node). One listens ([`subscriber`]): Redis
+//! applies its pub/sub output limit to it, and only messages travel on it. The other runs
+//! commands ([`link`]): every send and every history read, so a large history read never
+//! meets that limit and sends never wait behind deliveries. [`server`] holds what differs
+//! between one server and a cluster, [`keys`] where each thing is kept.
 //!
 //! Sending runs one script (`send.lua`): `XADD` to the channel's history stream, whose
 //! id becomes the event's id, trimming to the count and byte budget, then `PUBLISH` of
 //! the envelope with that id. Redis runs a script atomically, so every instance sees a
 //! channel's events in id order, and a client that resumes reads the same stream
-//! wherever it reconnects. History is read in pages (`XRANGE ... COUNT`).
+//! wherever it reconnects. History is read in pages (`XRANGE ... COUNT`). In a cluster the
+//! script publishes with `SPUBLISH`, on the shard that holds the channel's history.
 
+mod keys;
 mod link;
+mod server;
 mod subscriber;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::future::try_join_all;
 use redis::streams::{StreamId, StreamRangeReply};
-use redis::{AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, RedisError};
+use redis::RedisError;
 use tokio::sync::mpsc;
 
-use super::builder::{Settings, DEFAULT_REDIS_HISTORY_BYTES};
+use super::builder::{Redis, Settings, DEFAULT_REDIS_HISTORY_BYTES};
 use super::encoded::Encoded;
 use super::fanout::Fanout;
 use super::history::Page;
@@ -31,31 +36,14 @@ use super::{payload, BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
 use crate::event::Event;
+use keys::Keys;
 use link::Link;
+use server::Server;
 use subscriber::{Change, Subscriber};
-
-/// The key of a channel's history stream.
-fn history_key(channel: &str) -> String {
-    format!("sse:history:{channel}")
-}
-
-/// The key of the sorted set of processes by their last presence heartbeat.
-const PROCESSES_KEY: &str = "sse:presence:processes";
-
-/// The key of a channel's hash of stream counts by process.
-fn presence_key(channel: &str) -> String {
-    format!("sse:presence:channel:{channel}")
-}
 
 /// How long a channel's presence hash outlives the last report that named it: longer
 /// than the time between two full reports.
 const PRESENCE_TTL: Duration = Duration::from_secs(60);
-
-/// The key that remembers an idempotency key of a channel. The channel's length comes
-/// first: channel `a:b` with key `c` and channel `a` with key `b:c` are not the same.
-fn sent_key(channel: &str, key: &str) -> String {
-    format!("sse:sent:{}:{channel}:{key}", channel.len())
-}
 
 pub(crate) struct RedisBroker {
     changes: mpsc::UnboundedSender<Change>,
@@ -67,6 +55,7 @@ pub(crate) struct RedisBroker {
 /// What runs on the command connection.
 pub(super) struct Commands {
     link: Arc<Link>,
+    keys: Keys,
     send: redis::Script,
     report: redis::Script,
     count: redis::Script,
@@ -75,28 +64,21 @@ pub(super) struct Commands {
     /// Seconds a history outlives its channel's last event.
     history_ttl: u64,
     max_event: usize,
+    /// How many replicas must have a sent event, and how long a send waits for them.
+    replica_acks: usize,
+    timeout: Duration,
 }
 
 impl RedisBroker {
-    pub(crate) fn new(fanout: &Arc<Fanout>, settings: &Settings) -> Result<Self, Error> {
-        let url = settings.redis_url.as_deref().unwrap_or_default();
-        let unusable = |error: RedisError| {
-            Error::Config(format!(
-                "the Redis URL `{url}` cannot be used ({error}): write redis://host:port/db, or host:port"
-            ))
-        };
-        let info = url.into_connection_info().map_err(unusable)?;
-        // RESP3: the subscriber's messages arrive as pushes on a multiplexed connection.
-        let resp3 = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(unusable)?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(settings.redis_timeout))
-            .set_response_timeout(Some(settings.redis_timeout));
+    pub(crate) fn new(
+        fanout: &Arc<Fanout>,
+        redis: &Redis,
+        settings: &Settings,
+    ) -> Result<Self, Error> {
+        let server = Server::new(redis, settings.redis_timeout)?;
         let commands = Arc::new(Commands {
-            link: Link::new(client.clone(), config.clone()),
+            link: Link::new(server.clone()),
+            keys: server.keys(),
             send: redis::Script::new(include_str!("send.lua")),
             report: redis::Script::new(include_str!("presence.lua")),
             count: redis::Script::new(include_str!("count.lua")),
@@ -107,11 +89,12 @@ impl RedisBroker {
                 .unwrap_or(DEFAULT_REDIS_HISTORY_BYTES),
             history_ttl: settings.history_ttl.as_secs().max(1),
             max_event: settings.max_event,
+            replica_acks: settings.replica_acks,
+            timeout: settings.redis_timeout,
         });
         let (changes, receiver) = mpsc::unbounded_channel();
         let subscriber = Subscriber::new(
-            client,
-            config,
+            server,
             receiver,
             Arc::downgrade(fanout),
             commands.clone(),
@@ -214,9 +197,10 @@ impl Commands {
     ) -> Result<(), Error> {
         // Not connected: nothing was sent.
         let mut connection = self.link.connection().await?;
-        let mut invocation = self.send.key(history_key(channel.as_str()));
+        let history = self.keys.history(channel.as_str());
+        let mut invocation = self.send.key(&history);
         if let Some(key) = key {
-            invocation.key(sent_key(channel.as_str(), key));
+            invocation.key(self.keys.sent(channel.as_str(), key));
         }
         let sent: Result<String, RedisError> = invocation
             .arg(self.history)
@@ -226,35 +210,74 @@ impl Commands {
             .arg(self.history_bytes)
             .arg(payload::BEFORE_ID)
             .arg(payload::AFTER_ID)
+            .arg(self.keys.publish())
             .invoke_async(&mut connection)
             .await;
+        let unknown = |error: &RedisError| error.is_timeout() || error.is_connection_dropped();
         match sent {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // Written, and then no answer: Redis may have run it.
-            Err(error) if error.is_timeout() || error.is_connection_dropped() => {
-                Err(Error::OutcomeUnknown(error))
-            }
-            Err(error) => Err(Error::Redis(error)),
+            Err(error) if unknown(&error) => return Err(Error::OutcomeUnknown(error)),
+            Err(error) => return Err(Error::Redis(error)),
+        }
+        if self.replica_acks == 0 {
+            return Ok(());
+        }
+        // Sent, and live clients may have it: too few replicas in time makes the outcome
+        // unknown, not a failure, since the event may well survive.
+        let acked = connection
+            .wait_for_replicas(&history, self.replica_acks, self.timeout)
+            .await;
+        match acked {
+            Ok(acked) if acked >= self.replica_acks => Ok(()),
+            Ok(acked) => Err(Error::OutcomeUnknown(RedisError::from((
+                redis::ErrorKind::Client,
+                "too few replicas have the event",
+                format!("{acked} of {} within {:?}", self.replica_acks, self.timeout),
+            )))),
+            Err(error) => Err(Error::OutcomeUnknown(error)),
         }
     }
 
     /// Records a presence report of `process`: one script, whatever the number of
-    /// channels.
+    /// channels; then publishes the presence events it made, each on its channel (in a
+    /// cluster a script runs on one shard, and a channel's events travel on its own).
     async fn report(&self, process: &str, changes: &[ChannelReport]) -> Result<(), Error> {
         let mut connection = self.link.connection().await?;
-        let mut invocation = self.report.key(PROCESSES_KEY);
+        let mut invocation = self.report.key(self.keys.processes());
         invocation
             .arg(process)
             .arg(presence::DEAD.as_millis() as u64)
             .arg(PRESENCE_TTL.as_secs());
         for change in changes {
             invocation
-                .key(presence_key(change.channel.as_str()))
+                .key(self.keys.presence(change.channel.as_str()))
                 .arg(change.channel.as_str())
                 .arg(change.count)
                 .arg(change.members.as_deref().unwrap_or_default());
         }
-        let _: i64 = invocation.invoke_async(&mut connection).await?;
+        let events: Vec<(String, String)> = invocation.invoke_async(&mut connection).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        if connection.pipelines_span_slots() {
+            let mut pipe = redis::pipe();
+            for (channel, event) in &events {
+                pipe.cmd(self.keys.publish())
+                    .arg(channel)
+                    .arg(event)
+                    .ignore();
+            }
+            let () = pipe.query_async(&mut connection).await?;
+            return Ok(());
+        }
+        try_join_all(events.iter().map(|(channel, event)| {
+            let mut connection = connection.clone();
+            let mut publish = redis::cmd(self.keys.publish());
+            publish.arg(channel).arg(event);
+            async move { publish.query_async::<()>(&mut connection).await }
+        }))
+        .await?;
         Ok(())
     }
 
@@ -263,8 +286,8 @@ impl Commands {
         let mut connection = self.link.connection().await?;
         let count: usize = self
             .count
-            .key(PROCESSES_KEY)
-            .key(presence_key(channel.as_str()))
+            .key(self.keys.processes())
+            .key(self.keys.presence(channel.as_str()))
             .arg(presence::DEAD.as_millis() as u64)
             .invoke_async(&mut connection)
             .await?;
@@ -301,7 +324,7 @@ impl Commands {
         let mut connection = self.link.connection().await?;
         let info: redis::RedisResult<HashMap<String, redis::Value>> = redis::cmd("XINFO")
             .arg("STREAM")
-            .arg(history_key(channel.as_str()))
+            .arg(self.keys.history(channel.as_str()))
             .query_async(&mut connection)
             .await;
         let info = match info {
@@ -321,22 +344,37 @@ impl Commands {
     }
 
     /// The id of the newest event the history of each of `channels` holds: one
-    /// `XREVRANGE` a channel, as one pipeline.
+    /// `XREVRANGE` a channel, as one pipeline (in a cluster, all at once, each to its
+    /// shard).
     pub(super) async fn last_ids(
         &self,
         channels: &[&ChannelName],
     ) -> Result<Vec<Option<EventId>>, Error> {
         let mut connection = self.link.connection().await?;
-        let mut pipe = redis::pipe();
-        for channel in channels {
-            pipe.cmd("XREVRANGE")
-                .arg(history_key(channel.as_str()))
+        let newest = |channel: &ChannelName| {
+            let mut newest = redis::cmd("XREVRANGE");
+            newest
+                .arg(self.keys.history(channel.as_str()))
                 .arg("+")
                 .arg("-")
                 .arg("COUNT")
                 .arg(1);
-        }
-        let newest: Vec<StreamRangeReply> = pipe.query_async(&mut connection).await?;
+            newest
+        };
+        let newest: Vec<StreamRangeReply> = if connection.pipelines_span_slots() {
+            let mut pipe = redis::pipe();
+            for channel in channels {
+                pipe.add_command(newest(channel));
+            }
+            pipe.query_async(&mut connection).await?
+        } else {
+            try_join_all(channels.iter().map(|channel| {
+                let mut connection = connection.clone();
+                let newest = newest(channel);
+                async move { newest.query_async(&mut connection).await }
+            }))
+            .await?
+        };
         Ok(newest
             .iter()
             .map(|newest| newest.ids.first().and_then(|entry| entry.id.parse().ok()))
@@ -363,7 +401,7 @@ impl Commands {
     ) -> Result<StreamRangeReply, Error> {
         let mut connection = self.link.connection().await?;
         let reply = redis::cmd("XRANGE")
-            .arg(history_key(channel.as_str()))
+            .arg(self.keys.history(channel.as_str()))
             .arg(start)
             .arg("+")
             .arg("COUNT")

@@ -1,7 +1,9 @@
 -- Records one process's presence report, atomically: its heartbeat, then for each
 -- channel its count of streams (none: its field goes), and, where members came or
--- went, a presence event published to the channel with the count across every live
--- process. Processes silent for longer than the dead time are forgotten.
+-- went, a presence event for the channel with the count across every live process,
+-- returned as {channel, event, channel, event, ...} for the caller to publish (in a
+-- cluster a script may publish only in its own slot). Processes silent for longer than
+-- the dead time are forgotten.
 --
 -- KEYS[1]  the sorted set of processes by last heartbeat (ms, Redis's clock)
 -- KEYS[i]  (i >= 2) the hash of counts by process of a channel
@@ -12,6 +14,7 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+local published = {}
 for i = 2, #KEYS do
   local at = 4 + 3 * (i - 2)
   local channel, count, members = ARGV[at], tonumber(ARGV[at + 1]), ARGV[at + 2]
@@ -30,7 +33,8 @@ for i = 2, #KEYS do
       end
     end
     local data = '{"channel":' .. cjson.encode(channel) .. ',"count":' .. total .. ',' .. members .. '}'
-    redis.call('PUBLISH', channel, '{"$sse":1,"event":"sse-presence","data":' .. cjson.encode(data) .. '}')
+    published[#published + 1] = channel
+    published[#published + 1] = '{"$sse":1,"event":"sse-presence","data":' .. cjson.encode(data) .. '}'
   end
 end
-return 1
+return published

@@ -1,6 +1,6 @@
 -- Sends one event, atomically: XADD to the channel's history, whose id becomes the
 -- event's; trims the history to its count and byte budget; renews its time to live;
--- PUBLISHes the envelope with the id. With an idempotency key, a key already used
+-- publishes the envelope with the id (PUBLISH, or SPUBLISH in a cluster). With an idempotency key, a key already used
 -- answers the id it was sent with and sends nothing.
 --
 -- KEYS[1]  the history stream          ARGV[1]  the most events kept (MAXLEN ~)
@@ -10,6 +10,7 @@
 --                                      ARGV[5]  the most bytes kept
 --                                      ARGV[6], ARGV[7]  what goes before and after
 --                                               the id in the envelope
+--                                      ARGV[8]  the publishing command
 --
 -- Each entry holds `e`, the envelope after its id, and `t`, the bytes of `e` sent to
 -- this history so far, this entry's included: the history holds `t(newest) - t(e) +
@@ -55,5 +56,5 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 if KEYS[2] then
   redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[6] .. id .. ARGV[7] .. ARGV[2])
+redis.call(ARGV[8], ARGV[3], ARGV[6] .. id .. ARGV[7] .. ARGV[2])
 return id

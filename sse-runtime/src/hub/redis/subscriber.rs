@@ -1,11 +1,11 @@
-//! The listening side of the Redis broker: one task, one connection, subscribed to
-//! every channel that has local listeners.
+//! The listening side of the Redis broker: one task, one connection (in a cluster, one
+//! to each node), subscribed to every channel that has local listeners.
 //!
 //! The fanout tells the task, in order, which channels gained their first listener and
 //! which lost their last; it SUBSCRIBEs and UNSUBSCRIBEs accordingly, and delivers each
 //! message pushed to it, decoded and encoded once, to the fanout. When the connection
-//! drops (Redis died, or cut it off for a message larger than its pub/sub output limit)
-//! it reconnects with backoff, subscribes again to every channel that still has
+//! drops (Redis died, or cut it off for a message larger than its pub/sub output limit;
+//! in a cluster, any node's) it reconnects with backoff, subscribes again to every channel that still has
 //! listeners, and delivers from history what each missed meanwhile, logging each
 //! transition once, not once per client.
 //!
@@ -19,10 +19,11 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::aio::{AsyncPushSender, MultiplexedConnection, SendError};
-use redis::{AsyncConnectionConfig, PushInfo, PushKind};
+use redis::aio::{AsyncPushSender, SendError};
+use redis::{PushInfo, PushKind};
 use tokio::sync::mpsc;
 
+use super::server::{Connection, Server};
 use super::Commands;
 use crate::channel::ChannelName;
 use crate::error::Error;
@@ -39,8 +40,7 @@ pub(super) enum Change {
 
 /// The task that listens.
 pub(super) struct Subscriber {
-    pub(super) client: redis::Client,
-    pub(super) config: AsyncConnectionConfig,
+    pub(super) server: Server,
     pub(super) changes: mpsc::UnboundedReceiver<Change>,
     pub(super) fanout: Weak<Fanout>,
     pub(super) commands: Arc<Commands>,
@@ -70,7 +70,7 @@ struct Tagged(u64, mpsc::UnboundedSender<(u64, PushInfo)>);
 impl AsyncPushSender for Tagged {
     fn send(&self, info: PushInfo) -> Result<(), SendError> {
         match info.kind {
-            PushKind::Message | PushKind::Disconnection => {
+            PushKind::Message | PushKind::SMessage | PushKind::Disconnection => {
                 self.1.send((self.0, info)).map_err(|_| SendError)
             }
             // Confirmations of SUBSCRIBE and UNSUBSCRIBE, one a channel: redis-rs waits
@@ -83,16 +83,14 @@ impl AsyncPushSender for Tagged {
 
 impl Subscriber {
     pub(super) fn new(
-        client: redis::Client,
-        config: AsyncConnectionConfig,
+        server: Server,
         changes: mpsc::UnboundedReceiver<Change>,
         fanout: Weak<Fanout>,
         commands: Arc<Commands>,
         max_event: usize,
     ) -> Subscriber {
         Subscriber {
-            client,
-            config,
+            server,
             changes,
             fanout,
             commands,
@@ -137,16 +135,8 @@ impl Subscriber {
     ) -> Stop {
         self.opened += 1;
         let number = self.opened;
-        let config = self
-            .config
-            .clone()
-            .set_push_sender(Tagged(number, pushes.clone()));
         let lost = |error: redis::RedisError| Stop::ConnectionLost(error.to_string());
-        let mut connection = match self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-        {
+        let mut connection = match self.server.connect(Tagged(number, pushes.clone())).await {
             Ok(connection) => connection,
             Err(error) => return lost(error),
         };
@@ -195,7 +185,7 @@ impl Subscriber {
                         continue;
                     }
                     match push.kind {
-                        PushKind::Message => {
+                        PushKind::Message | PushKind::SMessage => {
                             let Some(fanout) = self.fanout.upgrade() else { return Stop::HubGone };
                             if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] = &push.data[..] {
                                 let channel = String::from_utf8_lossy(channel);
@@ -220,7 +210,7 @@ impl Subscriber {
     async fn apply_changes(
         &mut self,
         first: Change,
-        connection: &mut MultiplexedConnection,
+        connection: &mut Connection,
         fanout: &Fanout,
     ) -> redis::RedisResult<()> {
         // Per channel: whether it was subscribed (its first change is a last listener
@@ -257,7 +247,7 @@ impl Subscriber {
         }
         if !leave.is_empty() {
             let names: Vec<&str> = leave.iter().map(ChannelName::as_str).collect();
-            connection.unsubscribe(names).await?;
+            connection.unsubscribe(&names).await?;
         }
         let mark = self.mark();
         for channel in still {
@@ -279,14 +269,14 @@ impl Subscriber {
     /// [`Subscriber::mark`] on (a queue that had an event already keeps its id).
     async fn subscribe(
         &mut self,
-        connection: &mut MultiplexedConnection,
+        connection: &mut Connection,
         fanout: &Fanout,
         channels: Vec<ChannelName>,
     ) -> redis::RedisResult<()> {
         let mark = self.mark();
         for batch in channels.chunks(BATCH) {
             let names: Vec<&str> = batch.iter().map(ChannelName::as_str).collect();
-            connection.subscribe(names).await?;
+            connection.subscribe(&names).await?;
             for channel in batch {
                 fanout.delivered_from(channel.as_str(), mark);
             }
