@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use sse_runtime::{Hub, TlsConfig, REDIS_URL_VAR};
+use sse_runtime::{Hub, TlsConfig, REDIS_CLUSTER_VAR, REDIS_URL_VAR};
 use tracing_subscriber::EnvFilter;
 
 /// The variable that names the address to listen on.
@@ -45,8 +45,14 @@ pub(crate) async fn serve(app: axum::Router, routes: &str) -> ExitCode {
         }
     };
     let addr = listener.local_addr().map_or(addr, |addr| addr.to_string());
-    let hub = match std::env::var(REDIS_URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => format!("Redis at {}", url.trim()),
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
+    let hub = match (var(REDIS_URL_VAR), var(REDIS_CLUSTER_VAR)) {
+        (Some(url), _) => format!("Redis at {}", url.trim()),
+        (_, Some(nodes)) => format!("the Redis Cluster of {}", nodes.trim()),
         _ => "the embedded hub".to_owned(),
     };
     let routes = match tls {

@@ -155,6 +155,29 @@ fn a_taken_address_or_a_bad_redis_url_stops_an_example_with_one_line_that_says_w
         ],
     );
     assert!(line.contains("unset SSE_REDIS_DB"), "{line}");
+    let line = refusal(
+        "redis_queue",
+        &[
+            ("SSE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("SSE_REDIS_CLUSTER", "redis://127.0.0.1:7000"),
+        ],
+    );
+    assert!(
+        line.contains("SSE_REDIS_CLUSTER names a Redis Cluster")
+            && line.contains("set one of them"),
+        "{line}"
+    );
+    let line = refusal(
+        "redis_queue",
+        &[(
+            "SSE_REDIS_CLUSTER",
+            "redis://127.0.0.1:7000,http://127.0.0.1:7001",
+        )],
+    );
+    assert!(
+        line.contains("the Redis URL `http://127.0.0.1:7001` cannot be used"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,6 +210,57 @@ async fn the_seeds_location_and_db_are_a_redis_url() {
         keyspace.contains("db3:keys=") && !keyspace.contains("db0:"),
         "{keyspace}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_alone() {
+    let cluster = tests::redis_cluster::RedisCluster::start();
+    let nodes = cluster.urls().join(",");
+    let env = [("SSE_REDIS_CLUSTER", nodes.as_str())];
+    let queue = Example::start_with("redis_queue", &env);
+    let dynamic = Example::start_with("dynamic_channel", &env);
+    let (a, b) = (queue.addr.clone(), dynamic.addr.clone());
+    let wait = Duration::from_secs(4);
+    let on_a = tokio::spawn({
+        let a = a.clone();
+        async move { get(&a, "/stream1/", "", wait).await }
+    });
+    let on_b = tokio::spawn({
+        let b = b.clone();
+        async move { get(&b, "/sse/foo/", "", wait).await }
+    });
+    // Both listen to `foo` on the shard that owns its slot.
+    let master = &cluster.nodes()[cluster.master_of("foo")];
+    let listeners = || match master.query(&["PUBSUB", "SHARDNUMSUB", "foo"]) {
+        Ok(redis::Value::Array(items)) => match items.get(1) {
+            Some(redis::Value::Int(count)) => *count,
+            other => panic!("SHARDNUMSUB count: {other:?}"),
+        },
+        other => panic!("SHARDNUMSUB: {other:?}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while listeners() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "both examples listen on the cluster"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (sent, _) = get(&a, "/someview", "", Duration::from_secs(2)).await;
+    assert!(sent.contains("dummy response"), "{sent}");
+    let (sent, _) = get(&b, "/send/foo/?data=hi", "", Duration::from_secs(2)).await;
+    assert!(sent.contains("sent"), "{sent}");
+    for (name, streamed) in [("redis_queue", on_a), ("dynamic_channel", on_b)] {
+        let (streamed, _) = streamed.await.unwrap();
+        let mydata = streamed
+            .find("event: myevent\nid: ")
+            .map(|at| (at, streamed.find("data: mydata\n\n")));
+        let hi = streamed.find("data: hi\n\n");
+        assert!(
+            matches!((mydata, hi), (Some((first, Some(_))), Some(second)) if first < second),
+            "{name} got both sends, in order: {streamed}"
+        );
+    }
 }
 
 /// Sends `POST path` with a JSON `body` and returns the status line.
