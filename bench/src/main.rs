@@ -6,6 +6,7 @@
 //! cargo run -p sse-bench -- --scenario smoke      # seconds; what CI runs
 //! cargo run --release -p sse-bench -- --scenario typed   # a typed send against send_json
 //! cargo run --release -p sse-bench -- --scenario tls     # idle streams over TLS and HTTP/2
+//! cargo run --release -p sse-bench -- --scenario backends  # S1, S2: one Redis, a cluster
 //! ```
 //!
 //! Each server runs as a child process (`sse-bench server <config> <port>`), so its
@@ -21,6 +22,7 @@ mod typed;
 
 use std::time::{Duration, Instant};
 
+use tests::redis_cluster::RedisCluster;
 use tests::redis_server::RedisServer;
 
 use child::{cpu_seconds, Server};
@@ -35,9 +37,37 @@ fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     f64::from(sorted[at]) / 1000.0
 }
 
-async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer) -> Figures {
-    let clients_before = redis.text(&["CLIENT", "LIST"]).lines().count();
-    let server = Server::spawn(config, &redis.url());
+/// The brokers a run measures against: one Redis, and a cluster if a scenario asks.
+struct Brokers {
+    redis: RedisServer,
+    cluster: Option<RedisCluster>,
+}
+
+impl Brokers {
+    /// The broker URL the server of `config` is given.
+    fn url(&self, config: &str) -> String {
+        match (config, &self.cluster) {
+            ("cluster", Some(cluster)) => cluster.urls().join(","),
+            _ => self.redis.url(),
+        }
+    }
+
+    /// The connections of clients the broker of `config` has now: on every node of a
+    /// cluster, apart from replication links.
+    fn connections(&self, config: &str) -> usize {
+        match (config, &self.cluster) {
+            ("cluster", Some(cluster)) => {
+                cluster.nodes().iter().map(RedisServer::connections).sum()
+            }
+            _ => self.redis.connections(),
+        }
+    }
+}
+
+async fn measure(scenario: &'static Scenario, config: &str, brokers: &Brokers) -> Figures {
+    let redis = &brokers.redis;
+    let clients_before = brokers.connections(config);
+    let server = Server::spawn(config, &brokers.url(config));
     let rss_before = server.rss();
     // A burst starts as each client connects: its clock starts before they do.
     let bursts = scenario.path == "/burst";
@@ -122,13 +152,7 @@ async fn measure(scenario: &'static Scenario, config: &str, redis: &RedisServer)
     // Every connection the server opened to Redis, publishing included.
     let redis_connections = match config {
         "embedded" | "embedded-stream" | "embedded-axum" | "plain" => None,
-        _ => Some(
-            redis
-                .text(&["CLIENT", "LIST"])
-                .lines()
-                .count()
-                .saturating_sub(clients_before),
-        ),
+        _ => Some(brokers.connections(config).saturating_sub(clients_before)),
     };
     let elapsed = last
         .saturating_duration_since(started)
@@ -232,6 +256,8 @@ async fn main() {
                 s.name != "smoke"
             } else if wanted.eq_ignore_ascii_case("feeds") {
                 FEEDS.contains(&s.name)
+            } else if wanted.eq_ignore_ascii_case("backends") {
+                BACKENDS.contains(&s.name)
             } else if wanted.eq_ignore_ascii_case("slow") {
                 SLOW.contains(&s.name)
             } else {
@@ -241,7 +267,7 @@ async fn main() {
         .collect();
     if scenarios.is_empty() {
         eprintln!(
-            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, S1F, IDLE1, IDLE10, S6P, feeds, SLOW0, SLOW, slow, all, typed, or tls"
+            "unknown scenario {wanted}: smoke, S1, S2, S3, S4, CPU, S5, S6, S1F, IDLE1, IDLE10, S6P, feeds, SLOW0, SLOW, slow, backends, all, typed, or tls"
         );
         std::process::exit(2);
     }
@@ -250,14 +276,22 @@ async fn main() {
         .iter()
         .position(|arg| arg == "--config")
         .and_then(|at| args.get(at + 1));
-    let redis = RedisServer::start();
+    let backends = wanted.eq_ignore_ascii_case("backends");
+    let brokers = Brokers {
+        redis: RedisServer::start(),
+        cluster: backends.then(RedisCluster::start),
+    };
     let mut all = Vec::new();
     for scenario in scenarios {
-        for config in scenario.configs {
+        let configs = match backends {
+            true => BACKEND_CONFIGS,
+            false => scenario.configs,
+        };
+        for config in configs {
             if only.is_some_and(|only| only != config) {
                 continue;
             }
-            let figures = measure(scenario, config, &redis).await;
+            let figures = measure(scenario, config, &brokers).await;
             println!("{}", figures.json());
             all.push(figures);
             // Let sockets of the last run leave TIME_WAIT-heavy states behind.

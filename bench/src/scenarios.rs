@@ -199,6 +199,11 @@ const SLOW0: Scenario = Scenario {
     stalled: 0,
 };
 
+/// The scenarios of `--scenario backends`, each on one Redis and on a Redis Cluster
+/// (three masters, three replicas) in the same run.
+pub(crate) const BACKENDS: &[&str] = &["S1", "S2"];
+pub(crate) const BACKEND_CONFIGS: &[&str] = &["redis", "cluster"];
+
 /// The scenarios of `--scenario slow`: with clients that stopped reading, and without.
 pub(crate) const SLOW: &[&str] = &["SLOW0", "SLOW"];
 

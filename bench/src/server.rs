@@ -25,11 +25,12 @@ use sse_runtime::prelude::*;
 use tokio::sync::broadcast;
 
 /// The configurations the benchmark compares.
-pub(crate) const CONFIGS: [&str; 7] = [
+pub(crate) const CONFIGS: [&str; 8] = [
     "embedded",
     "embedded-stream",
     "embedded-axum",
     "redis",
+    "cluster",
     "naive",
     "hub",
     "plain",
@@ -149,10 +150,12 @@ fn redis_client(url: &str) -> redis::Client {
 /// The app of `config`.
 pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
     match config {
-        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "plain" | "tls"
-        | "tls-axum" => {
+        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "cluster" | "plain"
+        | "tls" | "tls-axum" => {
             let hub = match config {
                 "redis" => Hub::redis(redis_url).expect("a Redis URL"),
+                // The cluster's seed nodes, separated by commas.
+                "cluster" => Hub::redis_cluster(redis_url.split(',')).expect("Redis URLs"),
                 _ => Hub::embedded(),
             };
             let sender = hub.clone();

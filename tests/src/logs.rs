@@ -1,4 +1,5 @@
-//! The log lines the code under test writes with `tracing`, captured for assertions.
+//! The log lines the code under test writes with `tracing`, captured for assertions,
+//! and the fields its spans record once begun (`RECORD channel="room:a"`).
 use std::fmt::Write;
 use std::sync::{Mutex, OnceLock};
 
@@ -25,7 +26,12 @@ impl Subscriber for Capture {
     fn new_span(&self, _: &Attributes<'_>) -> Id {
         Id::from_u64(1)
     }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        // A span's field recorded after it began, as its own line: `RECORD name=value`.
+        let mut line = Line("RECORD".to_owned());
+        values.record(&mut line);
+        lines().lock().unwrap().push(line.0);
+    }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
         let mut line = Line(event.metadata().level().to_string());

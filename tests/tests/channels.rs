@@ -32,6 +32,10 @@ async fn query_channel(Query(query): Query<HashMap<String, String>>) -> String {
     query.get("name").cloned().unwrap_or_default()
 }
 
+/// Two rooms in one stream.
+#[sse_view("/pair/{a}/{b}", channels = ["room:{a}", "room:{b}"])]
+pub struct Pair;
+
 /// A channel that only the holder of a token may listen to.
 #[sse_view("/private/{id}", channel = private_channel)]
 pub struct Private;
@@ -44,7 +48,7 @@ async fn private_channel(Path(id): Path<u32>, headers: HeaderMap) -> Result<Stri
 }
 
 fn app(hub: &Hub) -> Router {
-    sse_routes![Stream1, Rooms, Private, ByQuery].layer(Extension(hub.clone()))
+    sse_routes![Stream1, Rooms, Private, ByQuery, Pair].layer(Extension(hub.clone()))
 }
 
 async fn server(hub: &Hub) -> SocketAddr {
@@ -470,6 +474,25 @@ async fn ids_other_programs_publish_never_move_a_channel() {
     let again = Client::get(addr, "/stream1/", &[("last-event-id", ids[1])]).await;
     let resumed = take_events(&mut again.events(), 1).await;
     assert_eq!(resumed[0].data, "last");
+}
+
+#[tokio::test]
+async fn a_stream_s_span_names_its_channels() {
+    logs::capture();
+    let hub = Hub::embedded();
+    let addr = server(&hub).await;
+    let one = Client::get(addr, "/rooms/spanned", &[]).await;
+    let two = Client::get(addr, "/pair/left/right", &[]).await;
+    assert!(one.status == 200 && two.status == 200);
+    let recorded = logs::containing("RECORD channel=");
+    for channels in [r#""room:spanned""#, r#""room:left,room:right""#] {
+        assert!(
+            recorded
+                .iter()
+                .any(|line| line.ends_with(&format!("channel={channels}"))),
+            "a span records channel={channels}: {recorded:?}"
+        );
+    }
 }
 
 #[tokio::test]
