@@ -355,7 +355,7 @@ pub(crate) async fn run(args: &[String]) {
     // This crate's configurations run as its users are advised to; `embedded-axum` is
     // the same app under `axum::serve`, like the hand-written baselines.
     match config.as_str() {
-        "embedded" | "embedded-stream" | "redis" => {
+        "embedded" | "embedded-stream" | "redis" | "cluster" => {
             sse_runtime::serve(listener, app).await.expect("serve")
         }
         "tls" => crate::tls::serve_ours(listener, app).await,
