@@ -2,7 +2,9 @@
 //! event whose send succeeded arrives once and in order (those sent during the failover
 //! included, their gap filled from the new master's history), and every event sent
 //! after the failover (and the old master's return as a replica) succeeds and arrives.
-//! A binary of its own: it starts six `redis-server`s.
+//! And a node that cuts the listening hub off and refuses it for a while: what another
+//! process sends meanwhile, on channels of every shard, arrives once it is back. A
+//! binary of its own: each test starts six `redis-server`s.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,7 +14,7 @@ use futures_util::future::join_all;
 use sse_runtime::prelude::*;
 use sse_runtime::Error;
 use tests::redis_cluster::RedisCluster;
-use tests::{next_event, serve, Client, PATIENCE};
+use tests::{next_event, serve, take_events_within, Client, PATIENCE};
 
 /// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
@@ -115,6 +117,118 @@ async fn a_master_killed_fails_over_and_every_event_sent_arrives_once_in_order()
             missing.is_empty(),
             "room {room} (master {}, killed {victim}): sent and never arrived: {missing:?}",
             masters[room]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_sent_while_a_node_refuses_the_listening_hub_arrives_once_it_is_back() {
+    const IN_THE_GAP: usize = 20;
+    let cluster = RedisCluster::start();
+    let listening = Hub::redis_cluster(cluster.urls()).unwrap();
+    let sending = Hub::redis_cluster(cluster.urls()).unwrap();
+    let app: Router = sse_routes![Live].layer(Extension(listening));
+    let addr = serve(app).await;
+    let paths: Vec<String> = (0..ROOMS).map(|room| format!("/live/{room}")).collect();
+    let clients = join_all(paths.iter().map(|path| Client::get(addr, path, &[]))).await;
+    let mut streams: Vec<_> = clients.into_iter().map(Client::events).collect();
+    for room in 0..ROOMS {
+        let channel = format!("room:{room}");
+        sending.send_event("n", "before", &channel).await.unwrap();
+        let got = take_events_within(&mut streams[room], 1, PATIENCE).await;
+        assert_eq!(got[0].data, "before", "room {room}");
+    }
+    let victim = cluster.master_of("room:0");
+    let node = &cluster.nodes()[victim];
+    // The test's own connection, opened before the node refuses new ones.
+    let mut admin = redis::Client::open(format!("redis://127.0.0.1:{}", node.port()))
+        .and_then(|client| client.get_connection())
+        .expect("an admin connection");
+    let listeners = |admin: &mut redis::Connection| -> i64 {
+        let reply: (String, i64) = redis::cmd("PUBSUB")
+            .arg("SHARDNUMSUB")
+            .arg("room:0")
+            .query(admin)
+            .expect("SHARDNUMSUB");
+        reply.1
+    };
+    assert_eq!(
+        listeners(&mut admin),
+        1,
+        "the listening hub listens on the node"
+    );
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+    let subscriber = list
+        .lines()
+        .find(|line| {
+            line.split(' ')
+                .any(|field| field.starts_with("ssub=") && field != "ssub=0")
+        })
+        .and_then(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
+        .expect("the listening hub's subscriber")
+        .to_owned();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&subscriber)
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(listeners(&mut admin), 0, "the gap is open");
+    // Another process sends into the gap, on every room, every shard.
+    for k in 0..IN_THE_GAP {
+        for room in 0..ROOMS {
+            sending
+                .send_event("n", k.to_string(), &format!("room:{room}"))
+                .await
+                .expect("the sending hub's connections are untouched");
+        }
+    }
+    assert_eq!(listeners(&mut admin), 0, "still in the gap");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg(10_000)
+        .query(&mut admin)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while listeners(&mut admin) < 1 {
+        assert!(Instant::now() < deadline, "the hub listens again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for room in 0..ROOMS {
+        sending
+            .send_event("n", "after", &format!("room:{room}"))
+            .await
+            .unwrap();
+    }
+    let expected: Vec<String> = (0..IN_THE_GAP)
+        .map(|k| k.to_string())
+        .chain(["after".to_owned()])
+        .collect();
+    for (room, stream) in streams.iter_mut().enumerate() {
+        let got = take_events_within(stream, expected.len(), PATIENCE).await;
+        let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+        assert_eq!(
+            data, expected,
+            "room {room}: the gap filled, once, in order"
+        );
+    }
+    // Nothing more, for a second: no copy of what the gap filling delivered.
+    for (room, stream) in streams.iter_mut().enumerate() {
+        let more = tokio::time::timeout(
+            Duration::from_secs(1),
+            futures_util::StreamExt::next(stream),
+        )
+        .await;
+        assert!(
+            more.is_err(),
+            "room {room}: nothing after `after`: {more:?}"
         );
     }
 }
