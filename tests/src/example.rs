@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub struct Example {
     /// The process.
     pub child: Child,
-    /// The address it listens on, `127.0.0.1:<port>`.
+    /// The address it listens on, `127.0.0.1:<port>` unless the test chose another.
     pub addr: String,
 }
 
@@ -45,7 +45,24 @@ impl Example {
             .expect("a free port")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(binary(name))
+        Example::spawn(Command::new(binary(name)), name, addr, env, stdout.into())
+    }
+
+    /// Starts example `name` as `command` runs it (its binary, [`binary`], last), on
+    /// `addr`, with `env` set, and waits until it listens: for an example run inside a
+    /// network namespace.
+    pub fn start_as(command: Command, name: &str, addr: String, env: &[(&str, &str)]) -> Example {
+        Example::spawn(command, name, addr, env, Stdio::null())
+    }
+
+    fn spawn(
+        mut command: Command,
+        name: &str,
+        addr: String,
+        env: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> Example {
+        let child = command
             .env_remove("SSE_REDIS_URL")
             .env("SSE_ADDR", &addr)
             .envs(env.iter().copied())

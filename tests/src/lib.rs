@@ -6,6 +6,7 @@ pub mod example;
 pub mod heap;
 mod http;
 pub mod logs;
+pub mod netns;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod tls;
