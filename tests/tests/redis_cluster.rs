@@ -132,10 +132,10 @@ async fn what_is_sent_while_a_node_refuses_the_listening_hub_arrives_once_it_is_
     let paths: Vec<String> = (0..ROOMS).map(|room| format!("/live/{room}")).collect();
     let clients = join_all(paths.iter().map(|path| Client::get(addr, path, &[]))).await;
     let mut streams: Vec<_> = clients.into_iter().map(Client::events).collect();
-    for room in 0..ROOMS {
+    for (room, stream) in streams.iter_mut().enumerate() {
         let channel = format!("room:{room}");
         sending.send_event("n", "before", &channel).await.unwrap();
-        let got = take_events_within(&mut streams[room], 1, PATIENCE).await;
+        let got = take_events_within(stream, 1, PATIENCE).await;
         assert_eq!(got[0].data, "before", "room {room}");
     }
     let victim = cluster.master_of("room:0");
