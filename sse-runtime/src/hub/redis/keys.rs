@@ -24,7 +24,7 @@ pub(super) enum Keys {
 }
 
 /// The slots of a Redis Cluster.
-pub(super) const SLOTS: u16 = 16384;
+const SLOTS: u16 = 16384;
 
 impl Keys {
     /// The key of a channel's history stream.

@@ -75,8 +75,10 @@ impl Server {
                     .map(|url| resp3(url))
                     .collect::<Result<_, _>>()?;
                 let server = Server::Cluster(nodes, timeout);
+                // What the cluster client refuses, it refuses now, not on first use.
                 server
-                    .cluster(None)
+                    .cluster_client()
+                    .build()
                     .map_err(|e| unusable(&urls.join(","), e))?;
                 Ok(server)
             }
@@ -105,37 +107,23 @@ impl Server {
                 Ok(Connection::Single(connection))
             }
             Server::Cluster(..) => {
-                let client = self.cluster(Some(Box::new(pushes)))?;
+                let client = self.cluster_client().push_sender(pushes).build()?;
                 Ok(Connection::Cluster(client.get_async_connection().await?))
             }
         }
     }
 
-    fn cluster(
-        &self,
-        pushes: Option<Box<dyn AsyncPushSender>>,
-    ) -> RedisResult<redis::cluster::ClusterClient> {
-        let Server::Cluster(nodes, timeout) = self else {
-            unreachable!("only a cluster has a cluster client")
+    /// The settings of a cluster client (a single server has none).
+    fn cluster_client(&self) -> ClusterClientBuilder {
+        let (nodes, timeout) = match self {
+            Server::Cluster(nodes, timeout) => (nodes.clone(), *timeout),
+            Server::Single(..) => (Vec::new(), Duration::ZERO),
         };
-        let mut builder = ClusterClientBuilder::new(nodes.clone())
+        ClusterClientBuilder::new(nodes)
             .use_protocol(ProtocolVersion::RESP3)
-            .connection_timeout(*timeout)
-            .response_timeout(*timeout)
-            .retries(CLUSTER_RETRIES);
-        if let Some(pushes) = pushes {
-            builder = builder.push_sender(Pushes(pushes));
-        }
-        builder.build()
-    }
-}
-
-/// A boxed push sender, as the cluster builder takes one.
-struct Pushes(Box<dyn AsyncPushSender>);
-
-impl AsyncPushSender for Pushes {
-    fn send(&self, info: redis::PushInfo) -> Result<(), redis::aio::SendError> {
-        self.0.send(info)
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(CLUSTER_RETRIES)
     }
 }
 
