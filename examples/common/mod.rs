@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use sse_runtime::{Hub, TlsConfig, REDIS_CLUSTER_VAR, REDIS_URL_VAR};
+use sse_runtime::{Hub, TlsConfig, AMQP_URL_VAR, REDIS_CLUSTER_VAR, REDIS_URL_VAR};
 use tracing_subscriber::EnvFilter;
 
 /// The variable that names the address to listen on.
@@ -50,9 +50,14 @@ pub(crate) async fn serve(app: axum::Router, routes: &str) -> ExitCode {
             .ok()
             .filter(|value| !value.trim().is_empty())
     };
-    let hub = match (var(REDIS_URL_VAR), var(REDIS_CLUSTER_VAR)) {
-        (Some(url), _) => format!("Redis at {}", url.trim()),
-        (_, Some(nodes)) => format!("the Redis Cluster of {}", nodes.trim()),
+    let hub = match (
+        var(REDIS_URL_VAR),
+        var(REDIS_CLUSTER_VAR),
+        var(AMQP_URL_VAR),
+    ) {
+        (Some(url), _, _) => format!("Redis at {}", url.trim()),
+        (_, Some(nodes), _) => format!("the Redis Cluster of {}", nodes.trim()),
+        (_, _, Some(url)) => format!("RabbitMQ at {}", url.trim()),
         _ => "the embedded hub".to_owned(),
     };
     let routes = match tls {

@@ -42,6 +42,14 @@ pub enum Error {
     /// key sends it at most once.
     #[error("Redis did not confirm the send in time, so the event may have been sent; retry with Hub::send_idempotent and the same key to send it at most once: {0}")]
     OutcomeUnknown(redis::RedisError),
+    /// RabbitMQ refused or could not be reached; the event was not sent.
+    #[error("RabbitMQ is unavailable, the event was not sent: {0}")]
+    Amqp(String),
+    /// RabbitMQ took the send and did not confirm it in time: the event may have been
+    /// sent. Retrying with [`Hub::send_idempotent`](crate::Hub::send_idempotent) and the
+    /// same key, from the same process, sends it at most once.
+    #[error("RabbitMQ did not confirm the send in time, so the event may have been sent: {0}")]
+    AmqpOutcomeUnknown(String),
     /// An event larger than the hub's maximum ([`HubBuilder::max_event`](crate::HubBuilder::max_event)).
     #[error("the event is {size} bytes, more than the hub's maximum of {max}: send a smaller event, or a reference to the data")]
     TooLarge {
@@ -60,7 +68,10 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadLastEventId(_) | Error::BadChannel(_) => StatusCode::BAD_REQUEST,
-            Error::Redis(_) | Error::OutcomeUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Redis(_)
+            | Error::OutcomeUnknown(_)
+            | Error::Amqp(_)
+            | Error::AmqpOutcomeUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::LineBreak(_)
             | Error::NulInId

@@ -53,7 +53,8 @@ pub(crate) fn broker(connected: bool) {
 pub(crate) fn send_failed(error: &Error) {
     let kind = match error {
         Error::Redis(_) => "redis",
-        Error::OutcomeUnknown(_) => "outcome_unknown",
+        Error::OutcomeUnknown(_) | Error::AmqpOutcomeUnknown(_) => "outcome_unknown",
+        Error::Amqp(_) => "amqp",
         Error::TooLarge { .. } => "too_large",
         Error::BadChannel(_) => "bad_channel",
         Error::LineBreak(_) => "line_break",

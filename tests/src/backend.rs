@@ -3,6 +3,7 @@
 
 use sse_runtime::{Hub, HubBuilder};
 
+use crate::rabbitmq::RabbitVhost;
 use crate::redis_cluster::RedisCluster;
 use crate::redis_server::RedisServer;
 
@@ -12,6 +13,8 @@ pub struct Backend {
     pub redis: Option<RedisServer>,
     /// The Redis Cluster behind the hub, for cluster runs.
     pub cluster: Option<RedisCluster>,
+    /// The RabbitMQ virtual host behind the hub, for RabbitMQ runs.
+    pub amqp: Option<RabbitVhost>,
 }
 
 impl Backend {
@@ -20,6 +23,7 @@ impl Backend {
         Backend {
             redis: None,
             cluster: None,
+            amqp: None,
         }
     }
 
@@ -28,6 +32,7 @@ impl Backend {
         Backend {
             redis: Some(RedisServer::start()),
             cluster: None,
+            amqp: None,
         }
     }
 
@@ -36,12 +41,44 @@ impl Backend {
         Backend {
             redis: None,
             cluster: Some(RedisCluster::start()),
+            amqp: None,
+        }
+    }
+
+    /// A hub on the machine's RabbitMQ, in a virtual host made for this test.
+    pub fn amqp() -> Backend {
+        Backend {
+            redis: None,
+            cluster: None,
+            amqp: Some(RabbitVhost::create()),
+        }
+    }
+
+    /// The backend's name, as its tests are named.
+    pub fn name(&self) -> &'static str {
+        match (&self.redis, &self.cluster, &self.amqp) {
+            (Some(_), _, _) => "redis",
+            (_, Some(_), _) => "cluster",
+            (_, _, Some(_)) => "amqp",
+            _ => "embedded",
+        }
+    }
+
+    /// Whether the backend gives `guarantee`: if not, the test says it skips it, with
+    /// why, and returns false.
+    pub fn gives(&self, guarantee: &str, unless: &[(&str, &str)]) -> bool {
+        match unless.iter().find(|(backend, _)| *backend == self.name()) {
+            Some((backend, why)) => {
+                println!("skipped on {backend}: {guarantee}: {why}");
+                false
+            }
+            None => true,
         }
     }
 
     /// Whether this is the embedded hub.
     pub fn is_embedded(&self) -> bool {
-        self.redis.is_none() && self.cluster.is_none()
+        self.name() == "embedded"
     }
 
     /// A new hub of this backend with default settings.
@@ -51,17 +88,18 @@ impl Backend {
 
     /// A new hub of this backend, with settings.
     pub fn hub_with(&self, settings: impl FnOnce(HubBuilder) -> HubBuilder) -> Hub {
-        let builder = match (&self.redis, &self.cluster) {
-            (Some(redis), _) => Hub::builder().redis_url(redis.url()),
-            (_, Some(cluster)) => Hub::builder().redis_cluster(cluster.urls()),
-            (None, None) => Hub::builder(),
+        let builder = match (&self.redis, &self.cluster, &self.amqp) {
+            (Some(redis), _, _) => Hub::builder().redis_url(redis.url()),
+            (_, Some(cluster), _) => Hub::builder().redis_cluster(cluster.urls()),
+            (_, _, Some(amqp)) => Hub::builder().amqp_url(amqp.url()),
+            _ => Hub::builder(),
         };
         settings(builder).build().expect("a hub")
     }
 }
 
 /// Runs an async test function once per backend, as `mod name { embedded, redis,
-/// cluster }`.
+/// cluster, amqp }`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {$(
@@ -79,6 +117,11 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn cluster() {
                 super::$test($crate::backend::Backend::cluster()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn amqp() {
+                super::$test($crate::backend::Backend::amqp()).await;
             }
         }
     )*};

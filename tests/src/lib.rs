@@ -7,6 +7,7 @@ pub mod heap;
 mod http;
 pub mod logs;
 pub mod netns;
+pub mod rabbitmq;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod tls;

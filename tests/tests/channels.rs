@@ -151,6 +151,13 @@ async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Back
             );
         }
     }
+    if let Some(amqp) = &backend.amqp {
+        assert_eq!(
+            amqp.connections(),
+            1,
+            "one connection to RabbitMQ, to listen and to send"
+        );
+    }
     for room in 0..CHANNELS {
         hub.send_event("end", "", &format!("room:r{room}"))
             .await

@@ -178,6 +178,22 @@ fn a_taken_address_or_a_bad_redis_url_stops_an_example_with_one_line_that_says_w
         line.contains("the Redis URL `http://127.0.0.1:7001` cannot be used"),
         "{line}"
     );
+    let line = refusal(
+        "redis_queue",
+        &[
+            ("SSE_AMQP_URL", "amqp://127.0.0.1:5672/%2f"),
+            ("SSE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ],
+    );
+    assert!(
+        line.contains("SSE_AMQP_URL names RabbitMQ, and SSE_REDIS_URL Redis: set one of them"),
+        "{line}"
+    );
+    let line = refusal("redis_queue", &[("SSE_AMQP_URL", "http://127.0.0.1:5672")]);
+    assert!(
+        line.contains("the AMQP URL `http://127.0.0.1:5672` cannot be used"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,6 +277,66 @@ async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_
             "{name} got both sends, in order: {streamed}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_examples_run_on_rabbitmq_configured_by_the_environment_alone() {
+    let vhost = tests::rabbitmq::RabbitVhost::create();
+    let url = vhost.url();
+    let env = [
+        ("SSE_AMQP_URL", url.as_str()),
+        ("SSE_AMQP_STREAM", "seed.events"),
+    ];
+    let queue = Example::start_with("redis_queue", &env);
+    let dynamic = Example::start_with("dynamic_channel", &env);
+    let (a, b) = (queue.addr.clone(), dynamic.addr.clone());
+    let wait = Duration::from_secs(4);
+    let on_a = tokio::spawn({
+        let a = a.clone();
+        async move { get(&a, "/stream1/", "", wait).await }
+    });
+    let on_b = tokio::spawn({
+        let b = b.clone();
+        async move { get(&b, "/sse/foo/", "", wait).await }
+    });
+    // Both examples read the stream once their first client came.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while vhost.connections() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "both examples connect to RabbitMQ"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (sent, _) = get(&a, "/someview", "", Duration::from_secs(2)).await;
+    assert!(sent.contains("dummy response"), "{sent}");
+    let (sent, _) = get(&b, "/send/foo/?data=hi", "", Duration::from_secs(2)).await;
+    assert!(sent.contains("sent"), "{sent}");
+    for (name, streamed) in [("redis_queue", on_a), ("dynamic_channel", on_b)] {
+        let (streamed, _) = streamed.await.unwrap();
+        let mydata = streamed
+            .find("event: myevent\nid: 0-")
+            .map(|at| (at, streamed.find("data: mydata\n\n")));
+        let hi = streamed.find("data: hi\n\n");
+        assert!(
+            matches!((mydata, hi), (Some((first, Some(_))), Some(second)) if first < second),
+            "{name} got both sends, in order, with the stream's positions as ids: {streamed}"
+        );
+    }
+    let streams = std::process::Command::new("rabbitmqctl")
+        .args(["list_queues", "-q", "--no-table-headers", "-p"])
+        .arg(url.rsplit('/').next().unwrap_or_default())
+        .args(["name", "type"])
+        .output()
+        .expect("rabbitmqctl runs");
+    let streams = String::from_utf8_lossy(&streams.stdout);
+    assert!(
+        streams
+            .lines()
+            .any(|line| line.split_whitespace().eq(["seed.events", "stream"])),
+        "the events went through the stream SSE_AMQP_STREAM names: {streams}"
+    );
 }
 
 /// Sends `POST path` with a JSON `body` and returns the status line.

@@ -104,7 +104,13 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
         entries[1].1, "0-0",
         "old held events when the client came: {last}"
     );
-    assert_eq!(entries[2].1, "0-0", "new held none: {last}");
+    let why = "a channel's entry is the stream's position when the feed started, whether the channel held events or not: resumed, it reads the channel's events after it";
+    if backend.gives(
+        "a channel that held no event is 0-0 in the cursor",
+        &[("amqp", why)],
+    ) {
+        assert_eq!(entries[2].1, "0-0", "new held none: {last}");
+    }
     drop(events);
 
     // Away: every channel gets events, interleaved.
@@ -150,6 +156,13 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
 }
 
 async fn a_channel_whose_history_moved_on_is_reset_alone(backend: Backend) {
+    let why = "its history is one stream for every channel, bounded in bytes and age, not in events a channel";
+    if !backend.gives(
+        "a channel's history moves on past 5 events",
+        &[("amqp", why)],
+    ) {
+        return;
+    }
     let hub = backend.hub_with(|hub| hub.history(5));
     let addr = serve(app(&hub)).await;
     let path = "/feed?channel=busy&channel=quiet";

@@ -76,6 +76,15 @@ async fn a_stream_on_ten_channels_costs_at_most_twice_one_on_one(backend: Backen
     let app: Router = sse_routes![Dynamic, Ten].layer(Extension(hub.clone()));
     let addr = serve(app).await;
     drop(join_all((0..100).map(|n| open(addr, format!("/ten/warm{n}")))).await);
+    // The warm-up's streams gone, and the broker settled (its connections open).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while hub.listened_channels() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the warm-up's streams end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let one = bytes_per_stream(addr, STREAMS, |n| format!("/sse/user{n}/")).await;
     let ten = bytes_per_stream(addr, STREAMS, |n| format!("/ten/user{n}")).await;
     println!("heap per stream: {one} B on one channel, {ten} B on ten");

@@ -192,7 +192,13 @@ async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {
     }
     let first = take_events(&mut events, 300).await.remove(0);
     drop(events);
-    for stale in [first.id.as_str(), "1-0", "never-issued", "99999999999999-0"] {
+    let mut stale = vec!["1-0", "never-issued", "99999999999999-0"];
+    let trimmed = "the first id of a history trimmed to 5 events is reset";
+    let why = "its history is one stream for every channel, bounded in bytes and age, not in events a channel";
+    if backend.gives(trimmed, &[("amqp", why)]) {
+        stale.insert(0, first.id.as_str());
+    }
+    for stale in stale {
         let client = Client::get(addr, "/rooms/short", &[("last-event-id", stale)]).await;
         assert_eq!(client.status, 200);
         let mut events = client.events();

@@ -17,6 +17,18 @@ pub const REDIS_DB_VAR: &str = "SSE_REDIS_DB";
 /// commas, e.g. `redis://127.0.0.1:7000,redis://127.0.0.1:7001`. Not with `SSE_REDIS_URL`.
 pub const REDIS_CLUSTER_VAR: &str = "SSE_REDIS_CLUSTER";
 
+/// The environment variable that names the RabbitMQ broker, e.g.
+/// `amqp://guest:guest@127.0.0.1:5672/%2f`. Not with `SSE_REDIS_URL` or
+/// `SSE_REDIS_CLUSTER`.
+pub const AMQP_URL_VAR: &str = "SSE_AMQP_URL";
+
+/// The environment variable that names the RabbitMQ stream the hub's events go through,
+/// [`DEFAULT_AMQP_STREAM`] if unset.
+pub const AMQP_STREAM_VAR: &str = "SSE_AMQP_STREAM";
+
+/// The RabbitMQ stream the hub's events go through, by default.
+pub const DEFAULT_AMQP_STREAM: &str = "sse.events";
+
 /// How many events a client may fall behind before it is cut off, by default.
 pub const DEFAULT_CLIENT_QUEUE: usize = 1024;
 
@@ -35,6 +47,10 @@ pub const DEFAULT_EMBEDDED_HISTORY_BYTES: usize = 64 << 20;
 
 /// How many bytes of history Redis keeps for each channel, by default: 8 MiB.
 pub const DEFAULT_REDIS_HISTORY_BYTES: usize = 8 << 20;
+
+/// How many bytes of history RabbitMQ keeps in the hub's stream, all channels together,
+/// by default: 256 MiB.
+pub const DEFAULT_AMQP_HISTORY_BYTES: usize = 256 << 20;
 
 /// How long Redis keeps a channel's history after its last event, by default: a day.
 pub const DEFAULT_HISTORY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -66,8 +82,10 @@ pub struct HubBuilder {
 /// What a builder has been told: the one value every broker is made from.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    /// Where Redis is; `None`: the embedded broker.
+    /// Where Redis is; `None`: the embedded broker, or RabbitMQ.
     pub(crate) redis: Option<Redis>,
+    /// Where RabbitMQ is; `None`: the embedded broker, or Redis.
+    pub(crate) amqp: Option<Amqp>,
     /// Why the settings cannot be used, found before the hub is built.
     pub(crate) refused: Option<String>,
     pub(crate) client_queue: usize,
@@ -91,10 +109,18 @@ pub(crate) enum Redis {
     Cluster(Vec<String>),
 }
 
+/// The RabbitMQ a hub uses: its URL and the stream its events go through.
+#[derive(Debug, Clone)]
+pub(crate) struct Amqp {
+    pub(crate) url: String,
+    pub(crate) stream: String,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             redis: None,
+            amqp: None,
             refused: None,
             client_queue: DEFAULT_CLIENT_QUEUE,
             stream_channels: DEFAULT_STREAM_CHANNELS,
@@ -120,6 +146,19 @@ impl HubBuilder {
                 .filter(|value| !value.trim().is_empty())
         };
         let builder = Self::default();
+        if let Some(url) = var(AMQP_URL_VAR) {
+            let redis = [REDIS_URL_VAR, REDIS_CLUSTER_VAR, REDIS_DB_VAR];
+            if let Some(other) = redis.into_iter().find(|name| var(name).is_some()) {
+                return builder.refuse(format!(
+                    "{AMQP_URL_VAR} names RabbitMQ, and {other} Redis: set one of them"
+                ));
+            }
+            let builder = builder.amqp_url(url.trim());
+            return match var(AMQP_STREAM_VAR) {
+                Some(stream) => builder.amqp_stream(stream.trim()),
+                None => builder,
+            };
+        }
         if let Some(nodes) = var(REDIS_CLUSTER_VAR) {
             return match (var(REDIS_URL_VAR), var(REDIS_DB_VAR)) {
                 (None, None) => builder.redis_cluster(nodes.split(',')),
@@ -212,8 +251,9 @@ impl HubBuilder {
     /// How many bytes of history are kept, on top of [`history`](Self::history)'s
     /// count: embedded, across all channels (default 64 MiB; the channel sent to least
     /// recently loses its oldest events first); on Redis, for each channel (default
-    /// 8 MiB; its oldest events are deleted). The newest event of a channel is always
-    /// kept.
+    /// 8 MiB; its oldest events are deleted); on RabbitMQ, the whole stream (default
+    /// 256 MiB, dropped a segment at a time, oldest first). The newest event of a
+    /// channel is always kept, but on RabbitMQ.
     pub fn history_bytes(mut self, bytes: usize) -> Self {
         self.settings.history_bytes = Some(bytes);
         self
@@ -250,6 +290,34 @@ impl HubBuilder {
     /// with [`Error::OutcomeUnknown`].
     pub fn redis_timeout(mut self, timeout: Duration) -> Self {
         self.settings.redis_timeout = timeout;
+        self
+    }
+
+    /// Uses RabbitMQ (3.9 or later, for streams) at `url`
+    /// (`amqp://user:password@host:port/vhost`) instead of the embedded broker: every
+    /// event goes through one stream queue ([`amqp_stream`](Self::amqp_stream)), whose
+    /// positions are the events' ids. Needs the crate's `amqp` feature.
+    pub fn amqp_url(mut self, url: impl Into<String>) -> Self {
+        let stream = self.settings.amqp.take().map(|amqp| amqp.stream);
+        self.settings.amqp = Some(Amqp {
+            url: url.into(),
+            stream: stream.unwrap_or_else(|| DEFAULT_AMQP_STREAM.to_owned()),
+        });
+        self
+    }
+
+    /// The RabbitMQ stream the hub's events go through (default `sse.events`): every
+    /// process that shares it shares the events. With [`amqp_url`](Self::amqp_url).
+    pub fn amqp_stream(mut self, stream: impl Into<String>) -> Self {
+        let stream = stream.into();
+        match &mut self.settings.amqp {
+            Some(amqp) => amqp.stream = stream,
+            None => {
+                return self.refuse(format!(
+                    "an AMQP stream (`{stream}`) without an AMQP URL: set {AMQP_URL_VAR} too"
+                ))
+            }
+        }
         self
     }
 

@@ -32,6 +32,18 @@ impl EventId {
         }
     }
 
+    /// The id made of its two numbers, for a broker that numbers events itself.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(crate) fn new(ms: u64, seq: u64) -> EventId {
+        EventId { ms, seq }
+    }
+
+    /// Its two numbers.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(crate) fn parts(self) -> (u64, u64) {
+        (self.ms, self.seq)
+    }
+
     /// The first id of millisecond `ms`.
     pub(crate) fn at_ms(ms: u64) -> EventId {
         EventId { ms, seq: 0 }

@@ -6,6 +6,8 @@
 //! told when a channel gets its first local listener and when its last one leaves, so
 //! the Redis broker subscribes only to what someone here is listening to.
 
+#[cfg(feature = "amqp")]
+mod amqp;
 mod builder;
 mod cursor;
 mod embedded;
@@ -33,7 +35,8 @@ use id::EventId;
 use presence::Counts;
 
 pub use builder::{
-    HubBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES, DEFAULT_HISTORY,
+    HubBuilder, AMQP_STREAM_VAR, AMQP_URL_VAR, DEFAULT_AMQP_HISTORY_BYTES, DEFAULT_AMQP_STREAM,
+    DEFAULT_CLIENT_QUEUE, DEFAULT_EMBEDDED_HISTORY_BYTES, DEFAULT_HISTORY,
     DEFAULT_HISTORY_CHANNELS, DEFAULT_HISTORY_TTL, DEFAULT_MAX_EVENT, DEFAULT_REDIS_HISTORY_BYTES,
     DEFAULT_REDIS_TIMEOUT, DEFAULT_STREAM_CHANNELS, REDIS_CLUSTER_VAR, REDIS_DB_VAR, REDIS_URL_VAR,
 };
@@ -170,9 +173,10 @@ impl Hub {
             return Err(Error::Config(reason.clone()));
         }
         let fanout = Arc::new(Fanout::new(settings.client_queue));
-        let broker: Arc<dyn Broker> = match &settings.redis {
-            Some(redis) => Arc::new(redis::RedisBroker::new(&fanout, redis, settings)?),
-            None => Arc::new(embedded::Embedded::new(&fanout, settings)),
+        let broker: Arc<dyn Broker> = match (&settings.redis, &settings.amqp) {
+            (Some(redis), _) => Arc::new(redis::RedisBroker::new(&fanout, redis, settings)?),
+            (None, Some(amqp)) => amqp_broker(&fanout, amqp, settings)?,
+            (None, None) => Arc::new(embedded::Embedded::new(&fanout, settings)),
         };
         Ok(Hub::new(
             fanout,
@@ -372,6 +376,29 @@ impl Hub {
 /// ```
 pub async fn send_event(event: &str, data: impl Into<String>, channel: &str) -> Result<(), Error> {
     Hub::global().send_event(event, data, channel).await
+}
+
+/// The RabbitMQ broker.
+#[cfg(feature = "amqp")]
+fn amqp_broker(
+    fanout: &Arc<Fanout>,
+    amqp: &builder::Amqp,
+    settings: &Settings,
+) -> Result<Arc<dyn Broker>, Error> {
+    Ok(Arc::new(amqp::AmqpBroker::new(fanout, amqp, settings)?))
+}
+
+/// Without the `amqp` feature, a RabbitMQ URL is a configuration this build cannot use.
+#[cfg(not(feature = "amqp"))]
+fn amqp_broker(
+    _: &Arc<Fanout>,
+    amqp: &builder::Amqp,
+    _: &Settings,
+) -> Result<Arc<dyn Broker>, Error> {
+    Err(Error::Config(format!(
+        "RabbitMQ at `{}` needs sse-runtime's `amqp` feature: add `features = [\"amqp\"]` to its dependency",
+        amqp.url
+    )))
 }
 
 /// The broker of a hub whose configuration was refused: it refuses everything, saying why.

@@ -1,0 +1,402 @@
+//! The RabbitMQ broker: one connection per process, and one stream queue that every
+//! event of every channel goes through (RabbitMQ 3.9 or later).
+//!
+//! A stream keeps its messages, each at a position that every reader sees alike, so
+//! the position is the event's id (`0-<position + 1>`): the same for every process,
+//! rising within each channel, and a place to read again from. A client that resumes
+//! is read the stream from its id; a process that lost its connection reads on from the
+//! last position it had, so nothing falls in a gap. Each process reads the whole stream
+//! and keeps what its clients listen to ([`consumer`]): RabbitMQ 3.13's stream filtering
+//! would let it read less, and is not assumed.
+//!
+//! Where the stream ends is found without a clock: a reader publishes a marker of its
+//! own and reads until the marker comes back.
+//!
+//! What this broker cannot give, it says (README, "Delivery guarantees"): presence counts
+//! and idempotency keys are this process's own; the history is bounded in bytes and time
+//! for the whole stream, not in events a channel.
+
+mod consumer;
+mod link;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::BasicProperties;
+use lapin::Confirmation;
+use tokio::sync::mpsc;
+
+use super::builder::{Amqp, Settings};
+use super::encoded::Encoded;
+use super::fanout::Fanout;
+use super::history::Page;
+use super::id::EventId;
+use super::presence::{self, ChannelReport};
+use super::{payload, BoxFuture, Broker};
+use crate::channel::ChannelName;
+use crate::error::Error;
+use crate::event::Event;
+use consumer::Consumer;
+use link::Link;
+
+/// The header that names an event's channel.
+const CHANNEL_HEADER: &str = "sse-channel";
+/// The header of a marker: a message that tells its reader where the stream ended.
+const MARKER_HEADER: &str = "sse-marker";
+/// The header RabbitMQ gives each message read from a stream: its position.
+const OFFSET_HEADER: &str = "x-stream-offset";
+/// How many messages a reader of the stream may have unacknowledged.
+const PREFETCH: u16 = 1000;
+/// How many idempotency keys a process remembers.
+const KEYS: usize = 100_000;
+
+pub(crate) struct AmqpBroker {
+    link: Arc<Link>,
+    fanout: Weak<Fanout>,
+    /// Channels that gained their first listener, for the consumer to mark delivered.
+    changes: mpsc::UnboundedSender<ChannelName>,
+    /// Taken by the first listener, which starts the consumer task with it.
+    consumer: Mutex<Option<Consumer>>,
+    /// Where the consumer has read to: the last position plus one, 0 before any.
+    position: Arc<AtomicU64>,
+    /// The idempotency keys used, oldest first.
+    sent: Mutex<(HashSet<String>, VecDeque<String>)>,
+    timeout: Duration,
+    max_event: usize,
+}
+
+impl AmqpBroker {
+    pub(crate) fn new(
+        fanout: &Arc<Fanout>,
+        amqp: &Amqp,
+        settings: &Settings,
+    ) -> Result<Self, Error> {
+        let link = Link::new(amqp, settings)?;
+        let (changes, receiver) = mpsc::unbounded_channel();
+        let position = Arc::new(AtomicU64::new(0));
+        let consumer = Consumer {
+            link: link.clone(),
+            changes: receiver,
+            fanout: Arc::downgrade(fanout),
+            position: position.clone(),
+            max_event: settings.max_event,
+        };
+        Ok(AmqpBroker {
+            link,
+            fanout: Arc::downgrade(fanout),
+            changes,
+            consumer: Mutex::new(Some(consumer)),
+            position,
+            sent: Mutex::default(),
+            timeout: settings.redis_timeout,
+            max_event: settings.max_event,
+        })
+    }
+
+    /// Whether `key` is new for `channel`, remembering it.
+    fn first_use(&self, channel: &ChannelName, key: &str) -> bool {
+        let key = format!("{}:{}:{key}", channel.as_str().len(), channel.as_str());
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let (used, order) = &mut *sent;
+        if !used.insert(key.clone()) {
+            return false;
+        }
+        order.push_back(key);
+        if order.len() > KEYS {
+            if let Some(oldest) = order.pop_front() {
+                used.remove(&oldest);
+            }
+        }
+        true
+    }
+
+    async fn send(
+        &self,
+        channel: &ChannelName,
+        event: &Event,
+        key: Option<&str>,
+    ) -> Result<(), Error> {
+        if key.is_some_and(|key| !self.first_use(channel, key)) {
+            return Ok(());
+        }
+        let open = self.link.open().await?;
+        let mut headers = FieldTable::default();
+        headers.insert(
+            CHANNEL_HEADER.into(),
+            AMQPValue::LongString(channel.as_str().into()),
+        );
+        let body = payload::encode_after_id(event);
+        let published = open
+            .publish
+            .basic_publish(
+                "".into(),
+                self.link.stream().into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default().with_headers(headers),
+            )
+            .await;
+        let confirm = match published {
+            Ok(confirm) => confirm,
+            Err(error) => {
+                self.link.forget(&open);
+                return Err(Error::Amqp(error.to_string()));
+            }
+        };
+        match tokio::time::timeout(self.timeout, confirm).await {
+            Ok(Ok(Confirmation::Nack(_))) => Err(Error::Amqp("RabbitMQ refused the event".into())),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => {
+                self.link.forget(&open);
+                Err(Error::AmqpOutcomeUnknown(error.to_string()))
+            }
+            Err(_) => Err(Error::AmqpOutcomeUnknown(format!(
+                "no confirmation within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+
+    /// Up to `limit` events of `channel` from the stream, read from `start`: the events
+    /// after position `from` if the stream still holds it, or from its first position if
+    /// it never dropped one.
+    async fn read(&self, channel: &ChannelName, start: Start, limit: usize) -> Result<Page, Error> {
+        let open = self.link.open().await?;
+        let reader = open.connection.create_channel().await.map_err(amqp)?;
+        let read = self.read_on(&reader, channel, start, limit).await;
+        let _ = reader.close(200, "read".into()).await;
+        read
+    }
+
+    async fn read_on(
+        &self,
+        reader: &lapin::Channel,
+        channel: &ChannelName,
+        start: Start,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        reader
+            .basic_qos(PREFETCH, BasicQosOptions::default())
+            .await
+            .map_err(amqp)?;
+        let (offset, first) = match start {
+            Start::After(position) => (AMQPValue::LongLongInt(position as i64), position),
+            Start::First => (AMQPValue::LongString("first".into()), 0),
+        };
+        let mut arguments = FieldTable::default();
+        arguments.insert(OFFSET_HEADER.into(), offset);
+        let mut messages = reader
+            .basic_consume(
+                self.link.stream().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                arguments,
+            )
+            .await
+            .map_err(amqp)?;
+        // Where the stream ends now: a marker of this read's own, published after the
+        // consumer started, comes back after every event sent before it.
+        let marker = self.link.mark(reader).await?;
+        let mut frames = Vec::new();
+        let mut seen_first = false;
+        loop {
+            let next = tokio::time::timeout(self.timeout, messages.next()).await;
+            let delivery = match next {
+                Ok(Some(Ok(delivery))) => delivery,
+                Ok(Some(Err(error))) => return Err(amqp(error)),
+                Ok(None) => return Err(Error::Amqp("the stream's reader was cancelled".into())),
+                Err(_) => {
+                    return Err(Error::Amqp(format!(
+                        "the stream did not answer within {:?}",
+                        self.timeout
+                    )))
+                }
+            };
+            let message = Message::of(&delivery);
+            if !seen_first {
+                seen_first = true;
+                // The stream dropped what the reader asked for: it cannot resume.
+                if message.position != Some(first) {
+                    return Ok(Page::Unknown);
+                }
+            }
+            if message.marker.as_deref() == Some(marker.as_str()) {
+                return Ok(Page::After(frames));
+            }
+            let Some(position) = message.position else {
+                continue;
+            };
+            if matches!(start, Start::After(from) if position <= from) {
+                continue;
+            }
+            if message.channel.as_deref() == Some(channel.as_str()) {
+                if let Some(frame) = message.frame(position, &delivery.data, self.max_event) {
+                    frames.push(frame);
+                }
+                if frames.len() == limit {
+                    return Ok(Page::After(frames));
+                }
+            }
+        }
+    }
+}
+
+/// Where a read of the stream starts.
+#[derive(Clone, Copy)]
+enum Start {
+    /// After the event at this position, which must still be there.
+    After(u64),
+    /// At the first position, which must be 0.
+    First,
+}
+
+/// What the headers of a message read from the stream say.
+struct Message {
+    position: Option<u64>,
+    channel: Option<String>,
+    marker: Option<String>,
+}
+
+impl Message {
+    fn of(delivery: &lapin::message::Delivery) -> Message {
+        let headers = delivery.properties.headers().as_ref();
+        let header =
+            |name: &str| headers.and_then(|headers| headers.inner().get(&ShortString::from(name)));
+        let text = |name: &str| match header(name) {
+            Some(AMQPValue::LongString(text)) => {
+                Some(String::from_utf8_lossy(text.as_bytes()).into_owned())
+            }
+            _ => None,
+        };
+        let position = match header(OFFSET_HEADER) {
+            Some(AMQPValue::LongLongInt(offset)) => u64::try_from(*offset).ok(),
+            _ => None,
+        };
+        Message {
+            position,
+            channel: text(CHANNEL_HEADER),
+            marker: text(MARKER_HEADER),
+        }
+    }
+
+    /// The event this message carries, with the id of its position.
+    fn frame(&self, position: u64, body: &[u8], max_event: usize) -> Option<Encoded> {
+        let channel = self.channel.as_deref()?;
+        let rest = std::str::from_utf8(body).ok()?;
+        let id = id_of(position).to_string();
+        payload::encoded(channel, payload::with_id(&id, rest).as_bytes(), max_event)
+    }
+}
+
+/// The id of the event at `position` in the stream: `0-<position + 1>`, so that the
+/// first is not `0-0`, which stands for no event.
+fn id_of(position: u64) -> EventId {
+    EventId::new(0, position.saturating_add(1))
+}
+
+/// The position of the event with id `id`, if it is one this broker issued.
+fn position_of(id: EventId) -> Option<u64> {
+    let (ms, seq) = id.parts();
+    (ms == 0).then(|| seq.checked_sub(1)).flatten()
+}
+
+fn amqp(error: lapin::Error) -> Error {
+    Error::Amqp(error.to_string())
+}
+
+impl Broker for AmqpBroker {
+    fn publish<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        event: &'a Event,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.send(channel, event, key))
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        from: EventId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        Box::pin(async move {
+            match position_of(from) {
+                Some(position) => self.read(channel, Start::After(position), limit).await,
+                None => Ok(Page::Unknown),
+            }
+        })
+    }
+
+    fn history_from_beginning<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page, Error>> {
+        Box::pin(self.read(channel, Start::First, limit))
+    }
+
+    /// Where the consumer has read to, for every channel: an event of any channel at or
+    /// before it was sent before now, and one after it comes live.
+    fn last_ids<'a>(
+        &'a self,
+        channels: &'a [&'a ChannelName],
+    ) -> BoxFuture<'a, Result<Vec<Option<EventId>>, Error>> {
+        let read = self.position.load(Ordering::SeqCst);
+        let last = read.checked_sub(1).map(id_of);
+        Box::pin(std::future::ready(Ok(vec![last; channels.len()])))
+    }
+
+    fn report<'a>(
+        &'a self,
+        _: &'a str,
+        changes: &'a [ChannelReport],
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // This process's own: RabbitMQ keeps no count that every process could share.
+        for change in changes {
+            if let Some(members) = &change.members {
+                let event = presence::event(change.channel.as_str(), change.count, members);
+                if let Some(fanout) = self.fanout.upgrade() {
+                    fanout.deliver(change.channel.as_str(), event);
+                }
+            }
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn presence<'a>(&'a self, _: &'a ChannelName) -> BoxFuture<'a, Result<Option<usize>, Error>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    fn listen(&self, channel: &ChannelName) -> bool {
+        self.start_consumer();
+        let _ = self.changes.send(channel.clone());
+        false
+    }
+
+    fn unlisten(&self, _: &ChannelName) {}
+}
+
+impl AmqpBroker {
+    fn start_consumer(&self) {
+        let mut slot = self.consumer.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                if let Some(consumer) = slot.take() {
+                    runtime.spawn(consumer.run());
+                }
+            }
+            Err(_) => tracing::error!(
+                "the RabbitMQ hub was first listened to outside a tokio runtime; it starts with the first listener inside one"
+            ),
+        }
+    }
+}

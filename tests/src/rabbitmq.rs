@@ -1,0 +1,77 @@
+//! A virtual host of the test's own on the machine's RabbitMQ (127.0.0.1:5672,
+//! guest/guest), made with `rabbitmqctl` and deleted, with everything in it, when the
+//! test ends: runs do not see each other's streams.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A virtual host; deleted when dropped.
+pub struct RabbitVhost {
+    name: String,
+}
+
+static VHOSTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `rabbitmqctl` with `args`, failing the test with what it said if it fails.
+fn rabbitmqctl(args: &[&str]) {
+    let output = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl is installed (`.ci/run` installs RabbitMQ)");
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+}
+
+impl RabbitVhost {
+    /// A new virtual host that the `guest` user may use.
+    pub fn create() -> RabbitVhost {
+        let name = format!(
+            "sse-test-{}-{}",
+            std::process::id(),
+            VHOSTS.fetch_add(1, Ordering::Relaxed)
+        );
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        RabbitVhost { name }
+    }
+
+    /// How many connections RabbitMQ has to this virtual host.
+    pub fn connections(&self) -> usize {
+        let output = Command::new("rabbitmqctl")
+            .args(["list_connections", "-q", "--no-table-headers", "vhost"])
+            .output()
+            .expect("rabbitmqctl runs");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| line.trim() == self.name)
+            .count()
+    }
+
+    /// Closes every connection to this virtual host from RabbitMQ's side, as a broker
+    /// restarting would.
+    pub fn close_connections(&self) {
+        rabbitmqctl(&[
+            "close_all_connections",
+            "--vhost",
+            &self.name,
+            "closed by the test",
+        ]);
+    }
+
+    /// `amqp://guest:guest@127.0.0.1:5672/<vhost>`.
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name)
+    }
+}
+
+impl Drop for RabbitVhost {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.name])
+            .output();
+    }
+}
