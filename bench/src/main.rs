@@ -6,7 +6,7 @@
 //! cargo run -p sse-bench -- --scenario smoke      # seconds; what CI runs
 //! cargo run --release -p sse-bench -- --scenario typed   # a typed send against send_json
 //! cargo run --release -p sse-bench -- --scenario tls     # idle streams over TLS and HTTP/2
-//! cargo run --release -p sse-bench -- --scenario backends  # S1, S2: one Redis, a cluster
+//! cargo run --release -p sse-bench -- --scenario backends  # S1, S2: Redis, a cluster, RabbitMQ
 //! ```
 //!
 //! Each server runs as a child process (`sse-bench server <config> <port>`), so its
@@ -22,6 +22,7 @@ mod typed;
 
 use std::time::{Duration, Instant};
 
+use tests::rabbitmq::RabbitVhost;
 use tests::redis_cluster::RedisCluster;
 use tests::redis_server::RedisServer;
 
@@ -37,28 +38,32 @@ fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     f64::from(sorted[at]) / 1000.0
 }
 
-/// The brokers a run measures against: one Redis, and a cluster if a scenario asks.
+/// The brokers a run measures against: one Redis, and a cluster and RabbitMQ (a virtual
+/// host of the run's own) if a scenario asks.
 struct Brokers {
     redis: RedisServer,
     cluster: Option<RedisCluster>,
+    amqp: Option<RabbitVhost>,
 }
 
 impl Brokers {
     /// The broker URL the server of `config` is given.
     fn url(&self, config: &str) -> String {
-        match (config, &self.cluster) {
-            ("cluster", Some(cluster)) => cluster.urls().join(","),
+        match (config, &self.cluster, &self.amqp) {
+            ("cluster", Some(cluster), _) => cluster.urls().join(","),
+            ("amqp", _, Some(amqp)) => amqp.url(),
             _ => self.redis.url(),
         }
     }
 
     /// The connections of clients the broker of `config` has now: on every node of a
-    /// cluster, apart from replication links.
+    /// cluster, apart from replication links; to the run's virtual host of RabbitMQ.
     fn connections(&self, config: &str) -> usize {
-        match (config, &self.cluster) {
-            ("cluster", Some(cluster)) => {
+        match (config, &self.cluster, &self.amqp) {
+            ("cluster", Some(cluster), _) => {
                 cluster.nodes().iter().map(RedisServer::connections).sum()
             }
+            ("amqp", _, Some(amqp)) => amqp.connections(),
             _ => self.redis.connections(),
         }
     }
@@ -280,6 +285,7 @@ async fn main() {
     let brokers = Brokers {
         redis: RedisServer::start(),
         cluster: backends.then(RedisCluster::start),
+        amqp: backends.then(RabbitVhost::create),
     };
     let mut all = Vec::new();
     for scenario in scenarios {

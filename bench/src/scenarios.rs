@@ -199,10 +199,10 @@ const SLOW0: Scenario = Scenario {
     stalled: 0,
 };
 
-/// The scenarios of `--scenario backends`, each on one Redis and on a Redis Cluster
-/// (three masters, three replicas) in the same run.
+/// The scenarios of `--scenario backends`, each on one Redis, on a Redis Cluster (three
+/// masters, three replicas) and on RabbitMQ in the same run.
 pub(crate) const BACKENDS: &[&str] = &["S1", "S2"];
-pub(crate) const BACKEND_CONFIGS: &[&str] = &["redis", "cluster"];
+pub(crate) const BACKEND_CONFIGS: &[&str] = &["redis", "cluster", "amqp"];
 
 /// The scenarios of `--scenario slow`: with clients that stopped reading, and without.
 pub(crate) const SLOW: &[&str] = &["SLOW0", "SLOW"];

@@ -25,12 +25,13 @@ use sse_runtime::prelude::*;
 use tokio::sync::broadcast;
 
 /// The configurations the benchmark compares.
-pub(crate) const CONFIGS: [&str; 8] = [
+pub(crate) const CONFIGS: [&str; 9] = [
     "embedded",
     "embedded-stream",
     "embedded-axum",
     "redis",
     "cluster",
+    "amqp",
     "naive",
     "hub",
     "plain",
@@ -150,12 +151,16 @@ fn redis_client(url: &str) -> redis::Client {
 /// The app of `config`.
 pub(crate) async fn app(config: &str, redis_url: &str) -> Router {
     match config {
-        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "cluster" | "plain"
-        | "tls" | "tls-axum" => {
+        "embedded" | "embedded-stream" | "embedded-axum" | "redis" | "cluster" | "amqp"
+        | "plain" | "tls" | "tls-axum" => {
             let hub = match config {
                 "redis" => Hub::redis(redis_url).expect("a Redis URL"),
                 // The cluster's seed nodes, separated by commas.
                 "cluster" => Hub::redis_cluster(redis_url.split(',')).expect("Redis URLs"),
+                "amqp" => Hub::builder()
+                    .amqp_url(redis_url)
+                    .build()
+                    .expect("an AMQP URL"),
                 _ => Hub::embedded(),
             };
             let sender = hub.clone();
@@ -355,7 +360,7 @@ pub(crate) async fn run(args: &[String]) {
     // This crate's configurations run as its users are advised to; `embedded-axum` is
     // the same app under `axum::serve`, like the hand-written baselines.
     match config.as_str() {
-        "embedded" | "embedded-stream" | "redis" | "cluster" => {
+        "embedded" | "embedded-stream" | "redis" | "cluster" | "amqp" => {
             sse_runtime::serve(listener, app).await.expect("serve")
         }
         "tls" => crate::tls::serve_ours(listener, app).await,
