@@ -51,6 +51,25 @@ impl RabbitVhost {
             .count()
     }
 
+    /// The queues of this virtual host: their name, type and number of consumers.
+    pub fn queues(&self) -> Vec<(String, String, usize)> {
+        let output = Command::new("rabbitmqctl")
+            .args(["list_queues", "-q", "--no-table-headers", "-p", &self.name])
+            .args(["name", "type", "consumers"])
+            .output()
+            .expect("rabbitmqctl runs");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let name = fields.next()?.to_owned();
+                let kind = fields.next()?.to_owned();
+                let consumers = fields.next()?.parse().ok()?;
+                Some((name, kind, consumers))
+            })
+            .collect()
+    }
+
     /// Closes every connection to this virtual host from RabbitMQ's side, as a broker
     /// restarting would.
     pub fn close_connections(&self) {

@@ -228,13 +228,17 @@ async fn the_seeds_location_and_db_are_a_redis_url() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_alone() {
-    let cluster = tests::redis_cluster::RedisCluster::start();
-    let nodes = cluster.urls().join(",");
-    let env = [("SSE_REDIS_CLUSTER", nodes.as_str())];
-    let queue = Example::start_with("redis_queue", &env);
-    let dynamic = Example::start_with("dynamic_channel", &env);
+/// The seed's two examples with `env` and nothing else: `redis_queue` and
+/// `dynamic_channel`, a client of channel `foo` on each; once `listening` says both
+/// listen, each sends (`/someview` on the first, `/send/foo/?data=hi` on the second),
+/// and every client must get both events, in order, their ids starting with `id`.
+async fn seed_examples_hear_each_other(
+    env: &[(&str, &str)],
+    id: &str,
+    mut listening: impl FnMut() -> bool,
+) {
+    let queue = Example::start_with("redis_queue", env);
+    let dynamic = Example::start_with("dynamic_channel", env);
     let (a, b) = (queue.addr.clone(), dynamic.addr.clone());
     let wait = Duration::from_secs(4);
     let on_a = tokio::spawn({
@@ -245,21 +249,9 @@ async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_
         let b = b.clone();
         async move { get(&b, "/sse/foo/", "", wait).await }
     });
-    // Both listen to `foo` on the shard that owns its slot.
-    let master = &cluster.nodes()[cluster.master_of("foo")];
-    let listeners = || match master.query(&["PUBSUB", "SHARDNUMSUB", "foo"]) {
-        Ok(redis::Value::Array(items)) => match items.get(1) {
-            Some(redis::Value::Int(count)) => *count,
-            other => panic!("SHARDNUMSUB count: {other:?}"),
-        },
-        other => panic!("SHARDNUMSUB: {other:?}"),
-    };
     let deadline = Instant::now() + Duration::from_secs(3);
-    while listeners() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "both examples listen on the cluster"
-        );
+    while !listening() {
+        assert!(Instant::now() < deadline, "both examples listen to foo");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (sent, _) = get(&a, "/someview", "", Duration::from_secs(2)).await;
@@ -269,7 +261,7 @@ async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_
     for (name, streamed) in [("redis_queue", on_a), ("dynamic_channel", on_b)] {
         let (streamed, _) = streamed.await.unwrap();
         let mydata = streamed
-            .find("event: myevent\nid: ")
+            .find(&format!("event: myevent\nid: {id}"))
             .map(|at| (at, streamed.find("data: mydata\n\n")));
         let hi = streamed.find("data: hi\n\n");
         assert!(
@@ -280,6 +272,23 @@ async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_examples_run_on_a_redis_cluster_configured_by_the_environment_alone() {
+    let cluster = tests::redis_cluster::RedisCluster::start();
+    let nodes = cluster.urls().join(",");
+    // Both listen to `foo` on the shard that owns its slot.
+    let master = &cluster.nodes()[cluster.master_of("foo")];
+    let listeners = || match master.query(&["PUBSUB", "SHARDNUMSUB", "foo"]) {
+        Ok(redis::Value::Array(items)) => match items.get(1) {
+            Some(redis::Value::Int(count)) => *count,
+            other => panic!("SHARDNUMSUB count: {other:?}"),
+        },
+        other => panic!("SHARDNUMSUB: {other:?}"),
+    };
+    let env = [("SSE_REDIS_CLUSTER", nodes.as_str())];
+    seed_examples_hear_each_other(&env, "", || listeners() >= 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_examples_run_on_rabbitmq_configured_by_the_environment_alone() {
     let vhost = tests::rabbitmq::RabbitVhost::create();
     let url = vhost.url();
@@ -287,56 +296,14 @@ async fn the_seed_examples_run_on_rabbitmq_configured_by_the_environment_alone()
         ("SSE_AMQP_URL", url.as_str()),
         ("SSE_AMQP_STREAM", "seed.events"),
     ];
-    let queue = Example::start_with("redis_queue", &env);
-    let dynamic = Example::start_with("dynamic_channel", &env);
-    let (a, b) = (queue.addr.clone(), dynamic.addr.clone());
-    let wait = Duration::from_secs(4);
-    let on_a = tokio::spawn({
-        let a = a.clone();
-        async move { get(&a, "/stream1/", "", wait).await }
-    });
-    let on_b = tokio::spawn({
-        let b = b.clone();
-        async move { get(&b, "/sse/foo/", "", wait).await }
-    });
-    // Both examples read the stream once their first client came.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while vhost.connections() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "both examples connect to RabbitMQ"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (sent, _) = get(&a, "/someview", "", Duration::from_secs(2)).await;
-    assert!(sent.contains("dummy response"), "{sent}");
-    let (sent, _) = get(&b, "/send/foo/?data=hi", "", Duration::from_secs(2)).await;
-    assert!(sent.contains("sent"), "{sent}");
-    for (name, streamed) in [("redis_queue", on_a), ("dynamic_channel", on_b)] {
-        let (streamed, _) = streamed.await.unwrap();
-        let mydata = streamed
-            .find("event: myevent\nid: 0-")
-            .map(|at| (at, streamed.find("data: mydata\n\n")));
-        let hi = streamed.find("data: hi\n\n");
-        assert!(
-            matches!((mydata, hi), (Some((first, Some(_))), Some(second)) if first < second),
-            "{name} got both sends, in order, with the stream's positions as ids: {streamed}"
-        );
-    }
-    let streams = std::process::Command::new("rabbitmqctl")
-        .args(["list_queues", "-q", "--no-table-headers", "-p"])
-        .arg(url.rsplit('/').next().unwrap_or_default())
-        .args(["name", "type"])
-        .output()
-        .expect("rabbitmqctl runs");
-    let streams = String::from_utf8_lossy(&streams.stdout);
-    assert!(
-        streams
-            .lines()
-            .any(|line| line.split_whitespace().eq(["seed.events", "stream"])),
-        "the events went through the stream SSE_AMQP_STREAM names: {streams}"
-    );
+    // Both read the stream `SSE_AMQP_STREAM` names, once their first client came; the
+    // stream's positions are the events' ids.
+    let reading = || {
+        vhost
+            .queues()
+            .contains(&("seed.events".to_owned(), "stream".to_owned(), 2))
+    };
+    seed_examples_hear_each_other(&env, "0-", reading).await;
 }
 
 /// Sends `POST path` with a JSON `body` and returns the status line.

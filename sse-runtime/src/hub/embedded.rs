@@ -134,12 +134,7 @@ impl Broker for Embedded {
         _: &'a str,
         changes: &'a [ChannelReport],
     ) -> BoxFuture<'a, Result<(), Error>> {
-        for change in changes {
-            if let Some(members) = &change.members {
-                let event = presence::event(change.channel.as_str(), change.count, members);
-                self.fanout.deliver(change.channel.as_str(), event);
-            }
-        }
+        report_here(&self.fanout, changes);
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -152,4 +147,15 @@ impl Broker for Embedded {
     }
 
     fn unlisten(&self, _: &ChannelName) {}
+}
+
+/// Tells the local clients of each channel in `changes` whose members came or went: a
+/// broker that knows this process only reports so.
+pub(super) fn report_here(fanout: &Fanout, changes: &[ChannelReport]) {
+    for change in changes {
+        if let Some(members) = &change.members {
+            let event = presence::event(change.channel.as_str(), change.count, members);
+            fanout.deliver(change.channel.as_str(), event);
+        }
+    }
 }

@@ -10,6 +10,7 @@
 mod amqp;
 mod builder;
 mod cursor;
+mod dormant;
 mod embedded;
 mod encoded;
 mod fanout;

@@ -32,12 +32,13 @@ use lapin::Confirmation;
 use tokio::sync::mpsc;
 
 use super::builder::{Amqp, Settings};
+use super::dormant::Dormant;
 use super::encoded::Encoded;
 use super::fanout::Fanout;
 use super::history::Page;
 use super::id::EventId;
-use super::presence::{self, ChannelReport};
-use super::{payload, BoxFuture, Broker};
+use super::presence::ChannelReport;
+use super::{embedded, payload, BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
 use crate::event::Event;
@@ -60,8 +61,8 @@ pub(crate) struct AmqpBroker {
     fanout: Weak<Fanout>,
     /// Channels that gained their first listener, for the consumer to mark delivered.
     changes: mpsc::UnboundedSender<ChannelName>,
-    /// Taken by the first listener, which starts the consumer task with it.
-    consumer: Mutex<Option<Consumer>>,
+    /// Started by the first listener.
+    consumer: Dormant<Consumer>,
     /// Where the consumer has read to: the last position plus one, 0 before any.
     position: Arc<AtomicU64>,
     /// The idempotency keys used, oldest first.
@@ -90,7 +91,7 @@ impl AmqpBroker {
             link,
             fanout: Arc::downgrade(fanout),
             changes,
-            consumer: Mutex::new(Some(consumer)),
+            consumer: Dormant::new(consumer),
             position,
             sent: Mutex::default(),
             timeout: settings.redis_timeout,
@@ -358,13 +359,8 @@ impl Broker for AmqpBroker {
         changes: &'a [ChannelReport],
     ) -> BoxFuture<'a, Result<(), Error>> {
         // This process's own: RabbitMQ keeps no count that every process could share.
-        for change in changes {
-            if let Some(members) = &change.members {
-                let event = presence::event(change.channel.as_str(), change.count, members);
-                if let Some(fanout) = self.fanout.upgrade() {
-                    fanout.deliver(change.channel.as_str(), event);
-                }
-            }
+        if let Some(fanout) = self.fanout.upgrade() {
+            embedded::report_here(&fanout, changes);
         }
         Box::pin(std::future::ready(Ok(())))
     }
@@ -374,29 +370,10 @@ impl Broker for AmqpBroker {
     }
 
     fn listen(&self, channel: &ChannelName) -> bool {
-        self.start_consumer();
+        self.consumer.start("RabbitMQ", Consumer::run);
         let _ = self.changes.send(channel.clone());
         false
     }
 
     fn unlisten(&self, _: &ChannelName) {}
-}
-
-impl AmqpBroker {
-    fn start_consumer(&self) {
-        let mut slot = self.consumer.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                if let Some(consumer) = slot.take() {
-                    runtime.spawn(consumer.run());
-                }
-            }
-            Err(_) => tracing::error!(
-                "the RabbitMQ hub was first listened to outside a tokio runtime; it starts with the first listener inside one"
-            ),
-        }
-    }
 }

@@ -18,7 +18,7 @@ mod server;
 mod subscriber;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
@@ -27,6 +27,7 @@ use redis::RedisError;
 use tokio::sync::mpsc;
 
 use super::builder::{Redis, Settings, DEFAULT_REDIS_HISTORY_BYTES};
+use super::dormant::Dormant;
 use super::encoded::Encoded;
 use super::fanout::Fanout;
 use super::history::Page;
@@ -47,8 +48,8 @@ const PRESENCE_TTL: Duration = Duration::from_secs(60);
 
 pub(crate) struct RedisBroker {
     changes: mpsc::UnboundedSender<Change>,
-    /// Taken by the first listener, which starts the subscriber task with it.
-    subscriber: Mutex<Option<Subscriber>>,
+    /// Started by the first listener.
+    subscriber: Dormant<Subscriber>,
     commands: Arc<Commands>,
 }
 
@@ -101,30 +102,10 @@ impl RedisBroker {
             settings.max_event,
         );
         Ok(Self {
-            subscriber: Mutex::new(Some(subscriber)),
+            subscriber: Dormant::new(subscriber),
             changes,
             commands,
         })
-    }
-
-    fn start_subscriber(&self) {
-        let mut slot = self
-            .subscriber
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                if let Some(subscriber) = slot.take() {
-                    runtime.spawn(subscriber.run());
-                }
-            }
-            Err(_) => tracing::error!(
-                "the Redis hub was first listened to outside a tokio runtime; it starts with the first listener inside one"
-            ),
-        }
     }
 }
 
@@ -178,7 +159,7 @@ impl Broker for RedisBroker {
     }
 
     fn listen(&self, channel: &ChannelName) -> bool {
-        self.start_subscriber();
+        self.subscriber.start("Redis", Subscriber::run);
         let _ = self.changes.send(Change::Listen(channel.clone()));
         false
     }
