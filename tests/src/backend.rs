@@ -84,6 +84,27 @@ impl Backend {
         self.name() == "embedded"
     }
 
+    /// Makes the broker drop every connection its clients have (none for the embedded
+    /// hub): Redis and each node of a cluster kill them, RabbitMQ closes them.
+    pub fn drop_connections(&self) {
+        let kill = |redis: &RedisServer| {
+            for kind in ["normal", "pubsub"] {
+                redis
+                    .query(&["CLIENT", "KILL", "TYPE", kind])
+                    .expect("CLIENT KILL");
+            }
+        };
+        if let Some(redis) = &self.redis {
+            kill(redis);
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.nodes().iter().for_each(kill);
+        }
+        if let Some(amqp) = &self.amqp {
+            amqp.close_connections();
+        }
+    }
+
     /// A new hub of this backend with default settings.
     pub fn hub(&self) -> Hub {
         self.hub_with(|builder| builder)

@@ -141,10 +141,12 @@ async fn the_embedded_history_is_bounded_in_bytes_whatever_is_sent() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_over_the_maximum_is_an_error_and_nothing_is_kept() {
+async fn an_event_over_the_maximum_is_an_error_and_nothing_is_kept(backend: Backend) {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let hub = Hub::builder().max_event(1 << 20).build().unwrap();
+    let hub = backend.hub_with(|hub| hub.max_event(1 << 20));
+    let app: Router = sse_routes![Dynamic].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    let mut events = tests::Client::get(addr, "/sse/c/", &[]).await.events();
     let huge = "x".repeat((1 << 20) + 1);
     let refused = hub.send_event("huge", huge, "c").await;
     assert!(
@@ -159,6 +161,9 @@ async fn an_event_over_the_maximum_is_an_error_and_nothing_is_kept() {
         .send_event("fits", "x".repeat(1 << 19), "c")
         .await
         .is_ok());
+    // What fits goes through the broker whole; what did not was never sent.
+    let got = tests::take_events(&mut events, 1).await.remove(0);
+    assert_eq!((got.event.as_str(), got.data.len()), ("fits", 1 << 19));
 }
 
 /// Clients come and go on channels of their own, while events flow to the channels of
@@ -223,6 +228,7 @@ async fn clients_that_come_and_go_leave_nothing_behind(backend: Backend) {
 }
 
 tests::on_both_backends!(
+    an_event_over_the_maximum_is_an_error_and_nothing_is_kept,
     clients_that_come_and_go_leave_nothing_behind,
     a_stream_on_ten_channels_costs_at_most_twice_one_on_one
 );
