@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use lapin::Confirmation;
@@ -116,6 +118,16 @@ impl AmqpBroker {
         true
     }
 
+    /// Forgets `key` of `channel`, for a send that did not happen.
+    fn forget_key(&self, channel: &ChannelName, key: &str) {
+        let key = format!("{}:{}:{key}", channel.as_str().len(), channel.as_str());
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let (used, order) = &mut *sent;
+        if used.remove(&key) {
+            order.retain(|used| *used != key);
+        }
+    }
+
     async fn send(
         &self,
         channel: &ChannelName,
@@ -125,28 +137,46 @@ impl AmqpBroker {
         if key.is_some_and(|key| !self.first_use(channel, key)) {
             return Ok(());
         }
-        let open = self.link.open().await?;
+        let sent = self.publish_confirmed(channel, event).await;
+        if let (Err(Error::Amqp(_)), Some(key)) = (&sent, key) {
+            // Not sent: the key may send it yet.
+            self.forget_key(channel, key);
+        }
+        sent
+    }
+
+    /// Publishes `event` and waits for RabbitMQ to confirm it. A connection found
+    /// broken before the event was written is replaced once: nothing was sent on it.
+    async fn publish_confirmed(&self, channel: &ChannelName, event: &Event) -> Result<(), Error> {
         let mut headers = FieldTable::default();
         headers.insert(
             CHANNEL_HEADER.into(),
             AMQPValue::LongString(channel.as_str().into()),
         );
+        let properties = BasicProperties::default().with_headers(headers);
         let body = payload::encode_after_id(event);
-        let published = open
-            .publish
-            .basic_publish(
-                "".into(),
-                self.link.stream().into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                BasicProperties::default().with_headers(headers),
-            )
-            .await;
-        let confirm = match published {
-            Ok(confirm) => confirm,
-            Err(error) => {
-                self.link.forget(&open);
-                return Err(Error::Amqp(error.to_string()));
+        let mut retried = false;
+        let (open, confirm) = loop {
+            let open = self.link.open().await?;
+            let published = open
+                .publish
+                .basic_publish(
+                    "".into(),
+                    self.link.stream().into(),
+                    BasicPublishOptions::default(),
+                    body.as_bytes(),
+                    properties.clone(),
+                )
+                .await;
+            match published {
+                Ok(confirm) => break (open, confirm),
+                Err(error) => {
+                    self.link.forget(&open);
+                    if retried {
+                        return Err(Error::Amqp(error.to_string()));
+                    }
+                    retried = true;
+                }
             }
         };
         match tokio::time::timeout(self.timeout, confirm).await {
@@ -170,6 +200,9 @@ impl AmqpBroker {
         let open = self.link.open().await?;
         let reader = open.connection.create_channel().await.map_err(amqp)?;
         let read = self.read_on(&reader, channel, start, limit).await;
+        // The reader's consumer is cancelled (in `read_on`) before its channel closes:
+        // lapin cancels a consumer dropped while active on its own, and a cancel that
+        // meets a closing channel fails the whole connection.
         let _ = reader.close(200, "read".into()).await;
         read
     }
@@ -200,6 +233,26 @@ impl AmqpBroker {
             )
             .await
             .map_err(amqp)?;
+        let scanned = self
+            .scan(reader, &mut messages, channel, start, first, limit)
+            .await;
+        let _ = reader
+            .basic_cancel(messages.tag(), BasicCancelOptions::default())
+            .await;
+        scanned
+    }
+
+    /// Reads `messages` up to a marker of its own: the events of `channel` after `start`,
+    /// up to `limit`, if the first message read is at position `first`.
+    async fn scan(
+        &self,
+        reader: &lapin::Channel,
+        messages: &mut lapin::Consumer,
+        channel: &ChannelName,
+        start: Start,
+        first: u64,
+        limit: usize,
+    ) -> Result<Page, Error> {
         // Where the stream ends now: a marker of this read's own, published after the
         // consumer started, comes back after every event sent before it.
         let marker = self.link.mark(reader).await?;
