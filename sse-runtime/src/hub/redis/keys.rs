@@ -124,8 +124,10 @@ mod tests {
         // From the Redis Cluster specification: 12182 for `foo`; a tag decides alone.
         assert_eq!(slot("foo"), 12182);
         assert_eq!(slot("{foo}bar"), 12182);
-        assert_eq!(slot("{}foo"), super::slot(b"{}foo"));
-        assert_ne!(slot("{}foo"), slot("foo"));
+        // An empty tag is no tag: the whole key counts (CRC16 of `{}foo`, by hand).
+        assert_eq!(slot("{}foo"), 9500);
+        assert_eq!(slot("{user1000}.following"), slot("user1000"));
+        assert_eq!(slot("user1000"), 3443);
     }
 
     #[test]
