@@ -49,6 +49,11 @@ use link::Link;
 
 /// The header that names an event's channel.
 const CHANNEL_HEADER: &str = "sse-channel";
+/// The header that marks this hub's own events, whose body is the envelope after its id
+/// (`payload::encode_after_id`); any other message is another program's payload, taken
+/// as Redis takes one: plain text, django-sse's `[event, data]` or an `$sse` envelope,
+/// live and without an id.
+const ENVELOPE_HEADER: &str = "sse-envelope";
 /// The header of a marker: a message that tells its reader where the stream ended.
 const MARKER_HEADER: &str = "sse-marker";
 /// The header RabbitMQ gives each message read from a stream: its position.
@@ -153,6 +158,7 @@ impl AmqpBroker {
             CHANNEL_HEADER.into(),
             AMQPValue::LongString(channel.as_str().into()),
         );
+        headers.insert(ENVELOPE_HEADER.into(), AMQPValue::Boolean(true));
         let properties = BasicProperties::default().with_headers(headers);
         let body = payload::encode_after_id(event);
         let mut retried = false;
@@ -288,7 +294,8 @@ impl AmqpBroker {
             if matches!(start, Start::After(from) if position <= from) {
                 continue;
             }
-            if message.channel.as_deref() == Some(channel.as_str()) {
+            // History is the hub's own events; what other programs publish is live news.
+            if message.ours && message.channel.as_deref() == Some(channel.as_str()) {
                 if let Some(frame) = message.frame(position, &delivery.data, self.max_event) {
                     frames.push(frame);
                 }
@@ -312,6 +319,8 @@ enum Start {
 /// What the headers of a message read from the stream say.
 struct Message {
     position: Option<u64>,
+    /// Whether this hub sent it ([`ENVELOPE_HEADER`]).
+    ours: bool,
     channel: Option<String>,
     marker: Option<String>,
 }
@@ -333,17 +342,22 @@ impl Message {
         };
         Message {
             position,
+            ours: matches!(header(ENVELOPE_HEADER), Some(AMQPValue::Boolean(true))),
             channel: text(CHANNEL_HEADER),
             marker: text(MARKER_HEADER),
         }
     }
 
-    /// The event this message carries, with the id of its position.
+    /// The event this message carries: the hub's own with the id of its position,
+    /// another program's as its payload says, without an id.
     fn frame(&self, position: u64, body: &[u8], max_event: usize) -> Option<Encoded> {
         let channel = self.channel.as_deref()?;
-        let rest = std::str::from_utf8(body).ok()?;
+        if !self.ours {
+            return payload::encoded(channel, body, max_event);
+        }
+        let rest = String::from_utf8_lossy(body);
         let id = id_of(position).to_string();
-        payload::encoded(channel, payload::with_id(&id, rest).as_bytes(), max_event)
+        payload::encoded(channel, payload::with_id(&id, &rest).as_bytes(), max_event)
     }
 }
 
