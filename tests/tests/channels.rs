@@ -385,6 +385,85 @@ async fn other_programs_publish_plain_text_or_envelopes() {
     assert_eq!(reset[0].event, sse_runtime::RESET_EVENT);
 }
 
+/// On RabbitMQ another program publishes by putting a message on the hub's stream with
+/// the header `sse-channel` (here with lapin, as any AMQP client would): plain text and
+/// django-sse's `[event, data]` reach the channel's clients live and without an id, and
+/// the hub's own events around them keep theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_programs_publish_on_the_rabbitmq_stream() {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    use lapin::types::{AMQPValue, FieldTable};
+    use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+    let backend = Backend::amqp();
+    let vhost = backend.amqp.as_ref().expect("a RabbitMQ backend");
+    let hub = backend.hub();
+    let addr = server(&hub).await;
+    let mut client = Client::get(addr, "/stream1/", &[]).await;
+    // The raw stream, so that an event without an id is told from one whose id line
+    // is missing (a parser hands on the last id it saw).
+    let mut wire = String::new();
+    let read_until = async |client: &mut Client, wire: &mut String, data: &str| {
+        while !wire.contains(data) {
+            let frame = client
+                .frame_within(PATIENCE)
+                .await
+                .expect("the stream goes on");
+            wire.push_str(std::str::from_utf8(&frame).expect("UTF-8"));
+        }
+    };
+    // The hub's own event first: once it arrived, the hub reads the stream live.
+    hub.send_event("own", "first", "foo").await.unwrap();
+    read_until(&mut client, &mut wire, "data: first\n\n").await;
+    wire.clear();
+
+    let connection = Connection::connect(&vhost.url(), ConnectionProperties::default())
+        .await
+        .expect("lapin connects");
+    let channel = connection.create_channel().await.expect("a channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    for body in ["hello", r#"["myevent", "mydata"]"#] {
+        let mut headers = FieldTable::default();
+        headers.insert("sse-channel".into(), AMQPValue::LongString("foo".into()));
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                sse_runtime::DEFAULT_AMQP_STREAM.into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default().with_headers(headers),
+            )
+            .await
+            .expect("published");
+        assert!(confirm.await.expect("confirmed").is_ack(), "{body}");
+    }
+    hub.send_event("own", "last", "foo").await.unwrap();
+
+    read_until(&mut client, &mut wire, "data: last\n\n").await;
+    let blocks: Vec<&str> = wire
+        .split_terminator("\n\n")
+        .filter(|block| !block.starts_with(':'))
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        3,
+        "two events of another program and one of the hub: {wire:?}"
+    );
+    assert_eq!(
+        blocks[..2],
+        ["data: hello", "event: myevent\ndata: mydata"],
+        "another program's events, without an id"
+    );
+    assert!(
+        blocks[2].starts_with("event: own\nid: 0-") && blocks[2].ends_with("\ndata: last"),
+        "the hub's own, with its id: {:?}",
+        blocks[2]
+    );
+}
+
 /// Runs `tests/interop/publish.py` with `args`, and checks that one subscriber got it.
 /// On a blocking thread: a runtime thread held while Python starts would hold up the hub
 /// under test (its Redis commands time out after a second).

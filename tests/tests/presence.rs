@@ -187,3 +187,20 @@ async fn a_redis_that_restarted_empty_learns_the_counts_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Two hubs on one Redis, as two processes would be: each reports its own streams under
+/// a name of its own, so neither overwrites the other's count, and both read the sum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_on_one_redis_count_a_channel_together() {
+    let backend = Backend::redis();
+    let (one, two) = (backend.hub(), backend.hub());
+    let (at_one, at_two) = (serve(app(&one)).await, serve(app(&two)).await);
+    let _ann = Client::get(at_one, "/quiet/shared", &[]).await;
+    let _bob = Client::get(at_two, "/quiet/shared", &[]).await;
+    let cy = Client::get(at_two, "/quiet/shared", &[]).await;
+    presence_becomes(&one, "room:shared", 3).await;
+    presence_becomes(&two, "room:shared", 3).await;
+    drop(cy);
+    presence_becomes(&one, "room:shared", 2).await;
+    presence_becomes(&two, "room:shared", 2).await;
+}
