@@ -373,3 +373,17 @@ async fn what_other_programs_publish_reaches_a_feed_and_leaves_its_cursor() {
     let resumed = take_events(&mut events, 1).await;
     assert_eq!(seen(&resumed), [("a/n".to_owned(), "three".to_owned())]);
 }
+
+/// A resolver's list of one channel is still a feed: its events are typed by their
+/// channel and carry a cursor, as with two (not a single channel's frames).
+#[tokio::test]
+async fn a_feed_of_one_channel_is_still_a_feed() {
+    let hub = Hub::embedded();
+    let addr = serve(app(&hub)).await;
+    let mut events = Client::get(addr, "/feed?channel=solo", &[]).await.events();
+    hub.send_event("n", "1", "solo").await.expect("sent");
+    let got = take_events(&mut events, 1).await;
+    assert_eq!(seen(&got), [("solo/n".to_owned(), "1".to_owned())]);
+    let cursor = format!("{}:", fnv1a("solo"));
+    assert!(got[0].id.starts_with(&cursor), "a cursor: {}", got[0].id);
+}
