@@ -464,6 +464,16 @@ async fn other_programs_publish_on_the_rabbitmq_stream() {
     );
 }
 
+/// A hub's `Debug`, for logs, says how many channels it listens to.
+#[tokio::test]
+async fn a_hub_s_debug_says_how_many_channels_it_listens_to() {
+    let hub = Hub::embedded();
+    assert_eq!(format!("{hub:?}"), "Hub { channels: 0, .. }");
+    let addr = server(&hub).await;
+    let _client = Client::get(addr, "/rooms/a", &[]).await;
+    assert_eq!(format!("{hub:?}"), "Hub { channels: 1, .. }");
+}
+
 /// Runs `tests/interop/publish.py` with `args`, and checks that one subscriber got it.
 /// On a blocking thread: a runtime thread held while Python starts would hold up the hub
 /// under test (its Redis commands time out after a second).
