@@ -60,6 +60,7 @@ on_both_backends!(
     the_seed_view_streams_what_send_event_sends,
     hostile_channel_names_are_refused_before_any_broker_sees_them,
     a_resolver_picks_the_channel_or_refuses,
+    a_key_sends_its_event_once_a_channel,
 );
 
 async fn every_client_gets_every_event_of_its_channel_and_no_other(backend: Backend) {
@@ -241,6 +242,34 @@ async fn the_seed_view_streams_what_send_event_sends(backend: Backend) {
         (got[1].event.as_str(), got[1].data.as_str()),
         ("json", r#"{"a":[1,2]}"#)
     );
+}
+
+/// `send_idempotent`: an event sent again with a key already used on its channel is not
+/// sent again, however many other keys came between; the same key on another channel,
+/// or another key, sends.
+async fn a_key_sends_its_event_once_a_channel(backend: Backend) {
+    let hub = backend.hub();
+    let addr = server(&hub).await;
+    let mut here = Client::get(addr, "/rooms/here", &[]).await.events();
+    let mut there = Client::get(addr, "/rooms/there", &[]).await.events();
+    let event = |data: &str| Event::new().event("order").data(data);
+    for (channel, key, data) in [
+        ("room:here", "17", "first"),
+        ("room:here", "18", "second"),
+        ("room:here", "17", "first again"),
+        ("room:there", "17", "elsewhere"),
+        ("room:here", "18", "second again"),
+    ] {
+        hub.send_idempotent(channel, &event(data), key)
+            .await
+            .expect("sent, or known as sent");
+    }
+    hub.send("room:here", &event("last")).await.expect("sent");
+    let got = take_events(&mut here, 3).await;
+    let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(data, ["first", "second", "last"]);
+    let got = take_events(&mut there, 1).await;
+    assert_eq!(got[0].data, "elsewhere");
 }
 
 async fn hostile_channel_names_are_refused_before_any_broker_sees_them(backend: Backend) {
@@ -472,6 +501,7 @@ async fn a_hub_s_debug_says_how_many_channels_it_listens_to() {
     let addr = server(&hub).await;
     let _client = Client::get(addr, "/rooms/a", &[]).await;
     assert_eq!(format!("{hub:?}"), "Hub { channels: 1, .. }");
+    assert_eq!(hub.listened_channels(), 1);
 }
 
 /// Runs `tests/interop/publish.py` with `args`, and checks that one subscriber got it.
