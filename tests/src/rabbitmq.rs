@@ -70,6 +70,20 @@ impl RabbitVhost {
             .collect()
     }
 
+    /// The arguments `queue` was declared with, as `rabbitmqctl` prints them.
+    pub fn queue_arguments(&self, queue: &str) -> String {
+        let output = Command::new("rabbitmqctl")
+            .args(["list_queues", "-q", "--no-table-headers", "-p", &self.name])
+            .args(["name", "arguments"])
+            .output()
+            .expect("rabbitmqctl runs");
+        let listed = String::from_utf8_lossy(&output.stdout);
+        let line = listed
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(queue));
+        line.unwrap_or_default().to_owned()
+    }
+
     /// Closes every connection to this virtual host from RabbitMQ's side, as a broker
     /// restarting would.
     pub fn close_connections(&self) {

@@ -417,7 +417,8 @@ async fn other_programs_publish_plain_text_or_envelopes() {
 /// On RabbitMQ another program publishes by putting a message on the hub's stream with
 /// the header `sse-channel` (here with lapin, as any AMQP client would): plain text and
 /// django-sse's `[event, data]` reach the channel's clients live and without an id, and
-/// the hub's own events around them keep theirs.
+/// the hub's own events around them keep theirs. (And the stream the hub declared keeps
+/// what the README says by default: 256 MiB, a day.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_programs_publish_on_the_rabbitmq_stream() {
     use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -445,6 +446,12 @@ async fn other_programs_publish_on_the_rabbitmq_stream() {
     hub.send_event("own", "first", "foo").await.unwrap();
     read_until(&mut client, &mut wire, "data: first\n\n").await;
     wire.clear();
+    // The stream the hub made keeps, by default, 256 MiB and a day.
+    let arguments = vhost.queue_arguments(sse_runtime::DEFAULT_AMQP_STREAM);
+    assert!(
+        arguments.contains("268435456") && arguments.contains("86400s"),
+        "{arguments}"
+    );
 
     let connection = Connection::connect(&vhost.url(), ConnectionProperties::default())
         .await
