@@ -138,13 +138,18 @@ impl Default for Settings {
 impl HubBuilder {
     /// The settings the environment gives: Redis at `SSE_REDIS_URL` if it is set, with
     /// the database `SSE_REDIS_DB` when the URL is django-sse's `host:port` location; or
-    /// the Redis Cluster whose seed nodes `SSE_REDIS_CLUSTER` lists.
+    /// the Redis Cluster whose seed nodes `SSE_REDIS_CLUSTER` lists; or RabbitMQ at
+    /// `SSE_AMQP_URL`, through the stream `SSE_AMQP_STREAM`. Variables that name two
+    /// brokers, or half of one (a database or a stream without a URL), make settings that
+    /// [`build`](Self::build) refuses, saying which.
     pub fn from_env() -> Self {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-        };
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), reading variables with `read`; a blank value is
+    /// unset.
+    fn from_vars(read: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| read(name).filter(|value| !value.trim().is_empty());
         let builder = Self::default();
         if let Some(url) = var(AMQP_URL_VAR) {
             let redis = [REDIS_URL_VAR, REDIS_CLUSTER_VAR, REDIS_DB_VAR];
@@ -158,6 +163,10 @@ impl HubBuilder {
                 Some(stream) => builder.amqp_stream(stream.trim()),
                 None => builder,
             };
+        }
+        if let Some(stream) = var(AMQP_STREAM_VAR) {
+            // Without a URL: refused, saying so, rather than quietly embedded.
+            return builder.amqp_stream(stream.trim());
         }
         if let Some(nodes) = var(REDIS_CLUSTER_VAR) {
             return match (var(REDIS_URL_VAR), var(REDIS_DB_VAR)) {
@@ -345,5 +354,82 @@ fn with_scheme(url: String) -> String {
     match url.contains("://") {
         true => url,
         false => format!("redis://{url}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where a hub made from these variables goes, or why it is refused.
+    fn from(vars: &[(&str, &str)]) -> String {
+        let settings = HubBuilder::from_vars(|name| {
+            let found = vars.iter().find(|(key, _)| *key == name);
+            found.map(|(_, value)| (*value).to_owned())
+        })
+        .settings;
+        match (settings.refused, settings.redis, settings.amqp) {
+            (Some(reason), _, _) => format!("refused: {reason}"),
+            (None, Some(Redis::Server(url)), None) => format!("redis {url}"),
+            (None, Some(Redis::Cluster(nodes)), None) => format!("cluster {}", nodes.join(" ")),
+            (None, None, Some(amqp)) => format!("amqp {} {}", amqp.url, amqp.stream),
+            (None, None, None) => "embedded".to_owned(),
+            both => panic!("two brokers: {both:?}"),
+        }
+    }
+
+    #[test]
+    fn the_environment_names_one_broker() {
+        assert_eq!(from(&[]), "embedded");
+        assert_eq!(
+            from(&[("SSE_REDIS_URL", "  ")]),
+            "embedded",
+            "blank is unset"
+        );
+        let url = [("SSE_REDIS_URL", " redis://r:6379/2 ")];
+        assert_eq!(from(&url), "redis redis://r:6379/2");
+        let location = [("SSE_REDIS_URL", "r:6379"), ("SSE_REDIS_DB", " 3")];
+        assert_eq!(from(&location), "redis redis://r:6379/3");
+        let cluster = [("SSE_REDIS_CLUSTER", "a:1, redis://b:2,")];
+        assert_eq!(from(&cluster), "cluster redis://a:1 redis://b:2");
+        let amqp = [("SSE_AMQP_URL", "amqp://q ")];
+        assert_eq!(from(&amqp), "amqp amqp://q sse.events");
+        let stream = [("SSE_AMQP_URL", "amqp://q"), ("SSE_AMQP_STREAM", "s")];
+        assert_eq!(from(&stream), "amqp amqp://q s");
+    }
+
+    #[test]
+    fn an_environment_that_names_two_brokers_or_half_of_one_is_refused_saying_why() {
+        for redis in ["SSE_REDIS_URL", "SSE_REDIS_CLUSTER", "SSE_REDIS_DB"] {
+            assert_eq!(
+                from(&[("SSE_AMQP_URL", "amqp://q"), (redis, "r:1")]),
+                format!("refused: SSE_AMQP_URL names RabbitMQ, and {redis} Redis: set one of them")
+            );
+        }
+        for server in ["SSE_REDIS_URL", "SSE_REDIS_DB"] {
+            assert_eq!(
+                from(&[("SSE_REDIS_CLUSTER", "a:1"), (server, "0")]),
+                "refused: SSE_REDIS_CLUSTER names a Redis Cluster, and SSE_REDIS_URL or \
+                 SSE_REDIS_DB one server: set one of them"
+            );
+        }
+        assert_eq!(
+            from(&[("SSE_REDIS_URL", "r:1"), ("SSE_REDIS_DB", "x")]),
+            "refused: SSE_REDIS_DB=`x` is not a database number: write a number such as 0"
+        );
+        assert_eq!(
+            from(&[("SSE_REDIS_URL", "redis://r:1/0"), ("SSE_REDIS_DB", "1")]),
+            "refused: SSE_REDIS_DB goes with a `host:port` SSE_REDIS_URL; a redis:// URL \
+             names its database itself (redis://host:port/db): unset SSE_REDIS_DB"
+        );
+        assert_eq!(
+            from(&[("SSE_REDIS_DB", "1")]),
+            "refused: SSE_REDIS_DB is set but SSE_REDIS_URL is not: set SSE_REDIS_URL to the \
+             server (host:port), or unset SSE_REDIS_DB"
+        );
+        assert_eq!(
+            from(&[("SSE_AMQP_STREAM", "s")]),
+            "refused: an AMQP stream (`s`) without an AMQP URL: set SSE_AMQP_URL too"
+        );
     }
 }
