@@ -257,6 +257,28 @@ mod tests {
     }
 
     #[test]
+    fn events_a_channel_drops_for_its_count_give_their_bytes_back() {
+        let each = 100 + FRAME_COST;
+        let mut histories = Histories::new(bounds(2, 10, 4 * each));
+        let [a, b] = ["a", "b"].map(|name| ChannelName::new(name).unwrap());
+        let mut sent_to_a = Vec::new();
+        for _ in 0..100 {
+            let id = histories.next_id();
+            histories.push(&a, frame(id, 100));
+            sent_to_a.push(id);
+        }
+        assert_eq!(histories.bytes, 2 * each, "a holds its last two");
+        for _ in 0..2 {
+            let id = histories.next_id();
+            histories.push(&b, frame(id, 100));
+        }
+        assert_eq!(histories.bytes, 4 * each);
+        // Within the budget: b took nothing of a's.
+        let before_last = sent_to_a[98];
+        assert_eq!(ids(histories.after("a", before_last, 10)), [sent_to_a[99]]);
+    }
+
+    #[test]
     fn bytes_are_bounded_across_channels_and_the_newest_event_stays() {
         let budget = 10 * (1000 + FRAME_COST);
         let mut histories = Histories::new(bounds(1000, 100, budget));
