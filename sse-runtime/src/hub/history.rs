@@ -279,6 +279,31 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_forgotten_for_the_channel_bound_gives_its_bytes_back() {
+        let each = 100 + FRAME_COST;
+        let mut histories = Histories::new(bounds(10, 2, 4 * each));
+        let names = ["a", "b", "c"].map(|name| ChannelName::new(name).unwrap());
+        let mut first_of = Vec::new();
+        for name in &names {
+            for n in 0..2 {
+                let id = histories.next_id();
+                histories.push(name, frame(id, 100));
+                if n == 0 {
+                    first_of.push(id);
+                }
+            }
+        }
+        assert_eq!(histories.bytes, 4 * each, "b and c, two events each");
+        for (name, first) in ["b", "c"].iter().zip(&first_of[1..]) {
+            assert_eq!(
+                ids(histories.after(name, *first, 10)).len(),
+                1,
+                "{name} kept both"
+            );
+        }
+    }
+
+    #[test]
     fn bytes_are_bounded_across_channels_and_the_newest_event_stays() {
         let budget = 10 * (1000 + FRAME_COST);
         let mut histories = Histories::new(bounds(1000, 100, budget));
