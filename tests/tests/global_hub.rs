@@ -34,9 +34,13 @@ async fn the_hub_set_as_the_process_s_is_the_one_sends_and_views_use() {
         1,
         "the view's stream is on it"
     );
-    let refused = send_event("big", "x".repeat(100), "foo").await;
+    // Its limit holds, to the byte: a name of 3 and data of 61 fit in 64, one more not.
+    send_event("big", "x".repeat(61), "foo")
+        .await
+        .expect("64 bytes fit");
+    let refused = send_event("big", "x".repeat(62), "foo").await;
     assert!(
-        matches!(refused, Err(Error::TooLarge { .. })),
-        "its limit holds: {refused:?}"
+        matches!(refused, Err(Error::TooLarge { size: 65, max: 64 })),
+        "{refused:?}"
     );
 }
