@@ -113,6 +113,17 @@ mod tests {
             .parse::<EventId>()
             .unwrap()
             .is_plausible());
+        // An id is the clock's millisecond, or, while the clock has not passed the last
+        // id (the same millisecond, or a clock set back), the last id's next sequence.
+        let before = now_ms();
+        let fresh = EventId::next_after(EventId::ZERO);
+        assert!(fresh.ms >= before && fresh.seq == 0, "{fresh}");
+        let ahead = EventId {
+            ms: before + 60_000,
+            seq: 7,
+        };
+        let after_ahead = EventId::next_after(ahead);
+        assert_eq!((after_ahead.ms, after_ahead.seq), (ahead.ms, 8));
         for bad in [
             "",
             "1",
