@@ -84,6 +84,42 @@ impl Backend {
         self.name() == "embedded"
     }
 
+    /// How many channels the broker has subscribers on, as the broker itself counts
+    /// them (on Redis, and summed over a cluster's nodes); `None` where there is no such
+    /// count (the embedded hub, and RabbitMQ's one stream).
+    pub fn subscribed_channels(&self) -> Option<usize> {
+        if let Some(redis) = &self.redis {
+            return Some(redis.subscribed_channels());
+        }
+        let cluster = self.cluster.as_ref()?;
+        Some(
+            cluster
+                .nodes()
+                .iter()
+                .map(RedisServer::subscribed_channels)
+                .sum(),
+        )
+    }
+
+    /// Waits, up to 30 s, until the broker has subscribers on `count` channels (at
+    /// once where it keeps no such count): the hub subscribes after a stream opens, and
+    /// unsubscribes after it ends, in the background. (On a multi-threaded runtime: the
+    /// broker is asked with a blocking client.)
+    pub async fn until_subscribed_channels(&self, count: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = tokio::task::block_in_place(|| self.subscribed_channels());
+            if now.is_none_or(|now| now == count) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the broker subscribes to {count} channels within 30 s: {now:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Makes the broker drop every connection its clients have (none for the embedded
     /// hub): Redis and each node of a cluster kill them, RabbitMQ closes them.
     pub fn drop_connections(&self) {

@@ -166,6 +166,18 @@ impl RedisServer {
             .count()
     }
 
+    /// How many channels and shard channels the server's connections subscribe to
+    /// (`PUBSUB CHANNELS` and `PUBSUB SHARDCHANNELS`), as Redis counts them.
+    pub fn subscribed_channels(&self) -> usize {
+        ["CHANNELS", "SHARDCHANNELS"]
+            .into_iter()
+            .map(|list| match self.query(&["PUBSUB", list]) {
+                Ok(redis::Value::Array(names)) => names.len(),
+                other => panic!("PUBSUB {list}: {other:?}"),
+            })
+            .sum()
+    }
+
     /// `PUBSUB NUMSUB channel`: how many connections subscribe to `channel`.
     pub fn numsub(&self, channel: &str) -> i64 {
         match self

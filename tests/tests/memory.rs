@@ -55,14 +55,25 @@ async fn open(addr: SocketAddr, path: String) -> TcpStream {
     tcp
 }
 
-/// The heap's growth per stream when `count` streams open `path(n)`.
-async fn bytes_per_stream(addr: SocketAddr, count: usize, path: impl Fn(usize) -> String) -> isize {
+/// The heap's growth per stream when `count` streams open `path(n)`, on `channels`
+/// channels in all: measured once the broker has subscribed to them all (Redis counts
+/// them), not while subscriptions are still on their way, and after the streams end,
+/// once it has unsubscribed from them all.
+async fn bytes_per_stream(
+    addr: SocketAddr,
+    backend: &Backend,
+    count: usize,
+    channels: usize,
+    path: impl Fn(usize) -> String,
+) -> isize {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = heap::live();
     let streams = join_all((0..count).map(|n| open(addr, path(n)))).await;
+    backend.until_subscribed_channels(channels).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let grown = heap::live() - before;
     drop(streams);
+    backend.until_subscribed_channels(0).await;
     grown / count as isize
 }
 
@@ -85,8 +96,15 @@ async fn a_stream_on_ten_channels_costs_at_most_twice_one_on_one(backend: Backen
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let one = bytes_per_stream(addr, STREAMS, |n| format!("/sse/user{n}/")).await;
-    let ten = bytes_per_stream(addr, STREAMS, |n| format!("/ten/user{n}")).await;
+    backend.until_subscribed_channels(0).await;
+    let one = bytes_per_stream(addr, &backend, STREAMS, STREAMS, |n| {
+        format!("/sse/user{n}/")
+    })
+    .await;
+    let ten = bytes_per_stream(addr, &backend, STREAMS, 10 * STREAMS, |n| {
+        format!("/ten/user{n}")
+    })
+    .await;
     println!("heap per stream: {one} B on one channel, {ten} B on ten");
     assert!(
         ten <= 2 * one,
@@ -105,8 +123,12 @@ async fn a_channel_per_client_costs_about_what_a_shared_channel_does() {
     let addr = serve(app).await;
     // Warm up what every stream shares (the router, the runtime's buffers).
     drop(join_all((0..100).map(|n| open(addr, format!("/sse/warm{n}/")))).await);
-    let shared = bytes_per_stream(addr, STREAMS, |_| "/sse/everyone/".into()).await;
-    let own = bytes_per_stream(addr, STREAMS, |n| format!("/sse/user{n}/")).await;
+    let embedded = Backend::embedded();
+    let shared = bytes_per_stream(addr, &embedded, STREAMS, 1, |_| "/sse/everyone/".into()).await;
+    let own = bytes_per_stream(addr, &embedded, STREAMS, STREAMS, |n| {
+        format!("/sse/user{n}/")
+    })
+    .await;
     println!("heap per stream: {shared} B on a shared channel, {own} B on a channel of its own");
     assert!(
         own - shared <= 1024,
