@@ -96,9 +96,11 @@ impl Sse {
         self.events += 1;
     }
 
-    /// Hands what is buffered to the response.
+    /// Hands what is buffered to the response: the buffer whole, so that a stream idle
+    /// after a burst keeps none of the room the burst took (a split would keep the
+    /// rest of the allocation, and with it the allocation, until the next flush).
     fn hand_over(&mut self) {
-        self.outbox.put(self.buffer.split().freeze());
+        self.outbox.put(std::mem::take(&mut self.buffer).freeze());
         telemetry::delivered(u64::from(std::mem::take(&mut self.events)));
     }
 
@@ -151,7 +153,7 @@ impl Sse {
             frame
         } else {
             self.buffer.extend_from_slice(&frame);
-            self.buffer.split().freeze()
+            std::mem::take(&mut self.buffer).freeze()
         };
         self.outbox.put(frame);
         Flush {

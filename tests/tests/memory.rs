@@ -4,6 +4,8 @@
 //! tests run one at a time.)
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
@@ -137,6 +139,76 @@ async fn a_channel_per_client_costs_about_what_a_shared_channel_does() {
     // The channels are forgotten when their clients leave.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(hub.listened_channels(), 0);
+}
+
+/// A stream that had a burst gives back, once idle, the room it gathered the burst in:
+/// a thousand streams that were each sent 200 events at once cost, idle again, what
+/// they did before (an idle stream of the README costs about 3 KB; a batch's room of 64
+/// events kept would be 3.5 KB more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_after_a_burst_costs_what_it_did_before() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const STREAMS: usize = 1_000;
+    const BURST: usize = 200;
+    let hub = Hub::builder().history(0).build().unwrap();
+    let app: Router = sse_routes![Dynamic].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    // Warm up what every stream shares, with a burst of its own.
+    let warm = join_all((0..100).map(|_| open(addr, "/sse/warm/".into()))).await;
+    for _ in 0..BURST {
+        hub.send_event("n", "b", "warm").await.expect("sent");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(warm);
+    // Each client reads what comes, counting its events, into a buffer of its own that
+    // is there before the first reading of the heap.
+    let received = Arc::new(AtomicUsize::new(0));
+    let streams = join_all((0..STREAMS).map(|_| open(addr, "/sse/everyone/".into()))).await;
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|tcp| tokio::spawn(count_events(tcp, received.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = heap::live();
+    for _ in 0..BURST {
+        hub.send_event("n", "b", "everyone").await.expect("sent");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while received.load(Ordering::Relaxed) < STREAMS * BURST {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every client gets the burst within 30 s: {} of {} events",
+            received.load(Ordering::Relaxed),
+            STREAMS * BURST
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let grown = (heap::live() - before) / STREAMS as isize;
+    println!("heap per idle stream after a burst of {BURST} events: {grown} B more than before");
+    assert!(
+        grown <= 512,
+        "an idle stream after a burst costs what it did before, within 512 B: {grown} B more"
+    );
+    readers.iter().for_each(|reader| reader.abort());
+}
+
+/// Reads a stream to its end, adding each event it carries (`data: b`) to `count`.
+async fn count_events(mut tcp: TcpStream, count: Arc<AtomicUsize>) {
+    const EVENT: &[u8] = b"data: b\n";
+    let mut buffer = [0; 1024];
+    // The last bytes of the read before, for an event cut between two reads.
+    let mut carried = 0;
+    while let Ok(read @ 1..) = tcp.read(&mut buffer[carried..]).await {
+        let end = carried + read;
+        let events = buffer[..end]
+            .windows(EVENT.len())
+            .filter(|window| *window == EVENT)
+            .count();
+        count.fetch_add(events, Ordering::Relaxed);
+        carried = (EVENT.len() - 1).min(end);
+        buffer.copy_within(end - carried..end, 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
