@@ -303,6 +303,48 @@ mod tests {
         }
     }
 
+    /// A feed's cursor `0-0` for a channel (it held nothing when the client came) is
+    /// served from the channel's first events only while none was ever let go: after a
+    /// drop, or once any channel was forgotten, the start is unknown and the client is
+    /// reset rather than handed a partial start.
+    #[test]
+    fn a_channel_s_first_events_are_known_only_while_nothing_was_let_go() {
+        let mut histories = Histories::new(bounds(2, 2, usize::MAX));
+        let [a, b, c] = ["a", "b", "c"].map(|name| ChannelName::new(name).unwrap());
+        let first = histories.next_id();
+        histories.push(&a, frame(first, 1));
+        assert_eq!(ids(histories.first_events("a", 10)), [first]);
+        assert!(
+            ids(histories.first_events("b", 10)).is_empty(),
+            "b had nothing yet"
+        );
+        for _ in 0..2 {
+            let id = histories.next_id();
+            histories.push(&a, frame(id, 1));
+        }
+        assert!(
+            matches!(histories.first_events("a", 10), Page::Unknown),
+            "a dropped its first event"
+        );
+        assert!(
+            ids(histories.first_events("b", 10)).is_empty(),
+            "no channel was forgotten yet"
+        );
+        for name in [&b, &c] {
+            let id = histories.next_id();
+            histories.push(name, frame(id, 1));
+        }
+        assert!(
+            matches!(histories.first_events("a", 10), Page::Unknown),
+            "a was forgotten for the channel bound"
+        );
+        assert!(
+            matches!(histories.first_events("d", 10), Page::Unknown),
+            "a channel held nowhere may be one forgotten"
+        );
+        assert_eq!(ids(histories.first_events("c", 10)).len(), 1);
+    }
+
     #[test]
     fn bytes_are_bounded_across_channels_and_the_newest_event_stays() {
         let budget = 10 * (1000 + FRAME_COST);
