@@ -1,6 +1,6 @@
-//! How far a client may fall behind: 1,024 events by default, as the README states, and
-//! a client cut off beyond that resumes from its id. (A binary of its own: it moves
-//! some 150 MB through loopback.)
+//! How far a client may fall behind: 1,024 events by default, as the README states, or
+//! the queue the hub is built with; a client cut off beyond that resumes from its id.
+//! (A binary of its own: it moves some 250 MB through loopback.)
 
 use std::time::Duration;
 
@@ -77,13 +77,32 @@ async fn a_client_may_fall_1024_events_behind_and_resumes_when_cut_off_beyond() 
         .history_bytes(512 << 20)
         .build()
         .unwrap();
+    falls_behind_and_resumes(hub, DEFAULT_QUEUE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smaller_client_queue_cuts_a_client_off_sooner() {
+    const QUEUE: u64 = 512;
+    let hub = Hub::builder()
+        .history(4096)
+        .history_bytes(512 << 20)
+        .client_queue(QUEUE as usize)
+        .build()
+        .unwrap();
+    falls_behind_and_resumes(hub, QUEUE).await;
+}
+
+/// Two clients that read nothing while a queue's worth of events is sent: neither is
+/// cut off. Then one reads along while the other falls further behind than `queue`
+/// and all the way to it can hold: it is cut off, and back with its id gets the rest.
+async fn falls_behind_and_resumes(hub: Hub, queue: u64) {
     let app: Router = sse_routes![Live].layer(Extension(hub.clone()));
     let addr = serve(app).await;
     let path = "/live/busy";
     let (within, _) = stalled(addr, path).await;
     let (beyond, on_the_way) = stalled(addr, path).await;
     assert!(
-        on_the_way < DEFAULT_QUEUE / 2,
+        on_the_way < queue / 2,
         "this machine's sockets hold too much for the test to tell: {on_the_way} events"
     );
     let padding = "x".repeat(DATA_BYTES - 8);
@@ -99,18 +118,18 @@ async fn a_client_may_fall_1024_events_behind_and_resumes_when_cut_off_beyond() 
 
     // The queue's worth while neither client reads: a client this far behind is not
     // cut off, and gets every event.
-    send(0..DEFAULT_QUEUE).await;
+    send(0..queue).await;
     let mut within = within.events();
-    let got = take_events_within(&mut within, DEFAULT_QUEUE as usize, WAIT).await;
-    assert_numbered(&got, 0..DEFAULT_QUEUE, "the client a queue behind");
+    let got = take_events_within(&mut within, queue as usize, WAIT).await;
+    assert_numbered(&got, 0..queue, "the client a queue behind");
 
     // Further, while `within` reads along: `beyond` falls more than its queue behind,
     // beyond all the way to it can hold, and is cut off.
-    let total = DEFAULT_QUEUE + on_the_way + 1;
-    let sender = tokio::spawn(send(DEFAULT_QUEUE..total));
-    let rest = (total - DEFAULT_QUEUE) as usize;
+    let total = queue + on_the_way + 1;
+    let sender = tokio::spawn(send(queue..total));
+    let rest = (total - queue) as usize;
     let got = take_events_within(&mut within, rest, WAIT).await;
-    assert_numbered(&got, DEFAULT_QUEUE..total, "the client reading along");
+    assert_numbered(&got, queue..total, "the client reading along");
     sender.await.expect("the sender");
 
     let mut beyond = beyond.events();
