@@ -9,6 +9,7 @@ use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
+use futures_util::StreamExt;
 use tests::{serve, PATIENCE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -28,6 +29,13 @@ fn app() -> Router {
             }),
         )
         .route("/nothing", get(|| async { StatusCode::NO_CONTENT }))
+        .route(
+            "/forever",
+            get(|| async {
+                let first = futures_util::stream::iter([Ok::<_, Infallible>("open\n")]);
+                Body::from_stream(first.chain(futures_util::stream::pending()))
+            }),
+        )
         .route("/peer", get(peer).post(peer))
 }
 
@@ -151,4 +159,49 @@ async fn handlers_get_the_client_address_whoever_answers() {
     for response in responses {
         assert!(response.ends_with("\r\n\r\nfrom 127.0.0.1"), "{response}");
     }
+}
+
+/// While a response streams, a client may send up to 16 KiB ahead (a pipelined request
+/// waits for its turn); one byte more and the server closes the connection rather than
+/// hold whatever it is sent.
+#[tokio::test]
+async fn a_client_may_send_16_kib_ahead_of_a_streaming_response_and_no_more() {
+    const AHEAD: usize = 16 * 1024;
+    let addr = serve(app()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0; 1024];
+    while !answer.ends_with(b"open\n\r\n") {
+        let read = tokio::time::timeout(PATIENCE, tcp.read(&mut chunk))
+            .await
+            .expect("the stream starts in time")
+            .unwrap();
+        assert!(read > 0, "the stream starts: {answer:?}");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    let pipelined = format!("GET /page HTTP/1.1\r\nHost: t\r\nX: {}", "y".repeat(AHEAD));
+    tcp.write_all(&pipelined.as_bytes()[..AHEAD]).await.unwrap();
+    // Bounded: the server had half a second to close the connection, and did not.
+    let quiet =
+        tokio::time::timeout(std::time::Duration::from_millis(500), tcp.read(&mut chunk)).await;
+    assert!(
+        quiet.is_err(),
+        "16 KiB ahead keeps the stream open: {quiet:?}"
+    );
+    tcp.write_all(b"y").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut rest))
+        .await
+        .expect("one byte more and the server closes the connection");
+    // Closed, with a FIN or, had it left bytes unread, a reset.
+    assert!(
+        closed.as_ref().map_or_else(
+            |error| error.kind() == std::io::ErrorKind::ConnectionReset,
+            |_| rest.is_empty()
+        ),
+        "closed with nothing more sent: {closed:?}, {rest:?}"
+    );
 }

@@ -226,6 +226,34 @@ mod tests {
     }
 
     #[test]
+    fn a_head_of_exactly_the_maximum_is_taken_and_one_byte_more_is_not() {
+        let head = |pad: usize| {
+            format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+                "y".repeat(pad)
+            )
+        };
+        let max = head(100).len();
+        assert!(
+            matches!(parse(head(100).as_bytes(), max), Parsed::Simple { len, .. } if len == max)
+        );
+        assert!(matches!(
+            parse(head(101).as_bytes(), max),
+            Parsed::Refused(Refusal::TooLarge)
+        ));
+        // Not whole yet: as many bytes as the maximum wait for more, one more is refused.
+        let longer = head(200);
+        assert!(matches!(
+            parse(&longer.as_bytes()[..max], max),
+            Parsed::Partial
+        ));
+        assert!(matches!(
+            parse(&longer.as_bytes()[..max + 1], max),
+            Parsed::Refused(Refusal::TooLarge)
+        ));
+    }
+
+    #[test]
     fn the_http2_preface_goes_to_hyper_http2_even_in_pieces() {
         assert!(matches!(parse(HTTP2_PREFACE, MAX), Parsed::Http2));
         assert!(matches!(parse(&HTTP2_PREFACE[..10], MAX), Parsed::Partial));
