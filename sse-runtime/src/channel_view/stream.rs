@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::response::Response;
+use bytes::BytesMut;
 use tokio::time::Instant;
 
 use super::Checked;
@@ -92,16 +93,21 @@ pub(super) async fn stream_channel(
             }
             busy_until = now + BUSY;
             telemetry::delivered(batch.len() as u64);
-            match &batch[..] {
+            let frame = match &batch[..] {
                 // A lone event goes out without a copy.
-                [one] => sse.send_encoded(one.bytes.clone()).await,
+                [one] => one.bytes.clone(),
+                // Several, copied once into a frame of their exact size, which is the
+                // stream's only while it is written.
                 frames => {
+                    let size = frames.iter().map(|frame| frame.bytes.len()).sum();
+                    let mut joined = BytesMut::with_capacity(size);
                     for frame in frames {
-                        sse.add_encoded(&frame.bytes);
+                        joined.extend_from_slice(&frame.bytes);
                     }
-                    sse.flush().await;
+                    joined.freeze()
                 }
-            }
+            };
+            sse.send_encoded(frame).await;
             // An idle stream holds no event, nor room for a burst.
             batch.clear();
             if batch.capacity() > 1 {
