@@ -173,6 +173,10 @@ mod tests {
         let (_, keep_alive, _) =
             simple_request("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
         assert!(keep_alive);
+        // A Connection header that does not list `close` keeps the connection.
+        let (_, keep_alive, _) =
+            simple_request("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, closed\r\n\r\n");
+        assert!(keep_alive);
     }
 
     #[test]
