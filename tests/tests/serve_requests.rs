@@ -205,3 +205,19 @@ async fn a_client_may_send_16_kib_ahead_of_a_streaming_response_and_no_more() {
         "closed with nothing more sent: {closed:?}, {rest:?}"
     );
 }
+
+/// A client that closes its side half-way through a request head is let go: the server
+/// closes the connection rather than wait, or spin, on what will never come.
+#[tokio::test]
+async fn a_client_that_closes_half_way_through_a_head_is_let_go() {
+    let addr = serve(app()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /page HTTP/1.1\r\nHost").await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection in time")
+        .unwrap();
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+}
