@@ -113,6 +113,10 @@ mod tests {
             .parse::<EventId>()
             .unwrap()
             .is_plausible());
+        // Redis's clock may be up to a day ahead of this process's.
+        let hour = 60 * 60 * 1000;
+        assert!(EventId::at_ms(now_ms() + 23 * hour).is_plausible());
+        assert!(!EventId::at_ms(now_ms() + 25 * hour).is_plausible());
         // An id is the clock's millisecond, or, while the clock has not passed the last
         // id (the same millisecond, or a clock set back), the last id's next sequence.
         let before = now_ms();
