@@ -270,6 +270,33 @@ mod tests {
     }
 
     #[test]
+    fn text_that_only_starts_like_json_is_plain_text() {
+        assert_eq!(event_of(b"{oops"), Event::new().data("{oops"));
+        assert_eq!(event_of(b"[1, oops"), Event::new().data("[1, oops"));
+        // Unless it names `$sse`: then it meant to be an envelope, and is refused.
+        assert!(decode(br#"{"$sse":1, oops"#).is_err());
+    }
+
+    #[test]
+    fn a_foreign_event_of_the_maximum_is_carried_and_one_byte_more_is_skipped() {
+        let max = 100;
+        assert!(encoded("c", &[b'x'; 100], max).is_some());
+        assert!(encoded("c", &[b'x'; 101], max).is_none());
+        // A payload is decoded, and judged by the text it carries, up to six bytes a
+        // byte of the maximum (escapes) and an envelope's room; past that it is skipped
+        // unread, whatever it carries.
+        let padded = |len: usize| {
+            let start = r#"{"$sse":1,"data":"x""#;
+            format!("{start}{}}}", " ".repeat(len - start.len() - 1))
+        };
+        let longest = max * 6 + ENVELOPE_ROOM;
+        assert_eq!(padded(longest).len(), longest);
+        let carried = encoded("c", padded(longest).as_bytes(), max).expect("carried");
+        assert_eq!(&carried.bytes[..], b"data: x\n\n");
+        assert!(encoded("c", padded(longest + 1).as_bytes(), max).is_none());
+    }
+
+    #[test]
     fn hostile_envelopes_are_refused() {
         assert!(decode(br#"{"$sse":1,"event":"a\nid: 9","data":"x"}"#).is_err());
         assert!(decode(br#"{"$sse":2,"data":"x"}"#).is_err());
