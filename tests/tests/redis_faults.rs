@@ -112,3 +112,17 @@ async fn streams_survive_a_redis_crash_and_get_everything_sent_after_recovery() 
         "one line per transition, not per client: {lost_lines:?} {back_lines:?}"
     );
 }
+
+/// The command connection is forgotten as soon as Redis closes it, not on the first send
+/// that fails on it: the first send after Redis is back succeeds, on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_send_after_redis_is_back_succeeds() {
+    let mut redis = RedisServer::start();
+    let hub = Hub::builder().redis_url(redis.url()).build().unwrap();
+    hub.send_event("n", "before", "room").await.expect("sent");
+    redis.kill();
+    redis.restart();
+    hub.send_event("n", "after", "room")
+        .await
+        .expect("the first send after the restart is sent");
+}
