@@ -208,6 +208,55 @@ async fn an_idle_stream_after_a_burst_costs_what_it_did_before() {
     readers.iter().for_each(|reader| reader.abort());
 }
 
+/// A feed that framed a large event gives its room back once idle: 200 feeds of ten
+/// channels that were each sent one event of 64 KiB cost, idle again, what they did
+/// before (each kept room for the largest event it had framed, before session 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_feed_after_a_large_event_costs_what_it_did_before() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    const STREAMS: usize = 200;
+    let hub = Hub::builder().history(0).build().unwrap();
+    let app: Router = sse_routes![Ten].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    // Its last line is `data: b`, which the readers count.
+    let large = format!("{}\nb", "x".repeat(64 << 10));
+    // Warm up what every feed shares, with a large event of its own.
+    let warm = join_all((0..20).map(|_| open(addr, "/ten/warm".into()))).await;
+    hub.send_event("n", large.as_str(), "t0:warm")
+        .await
+        .expect("sent");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(warm);
+    let received = Arc::new(AtomicUsize::new(0));
+    let streams = join_all((0..STREAMS).map(|_| open(addr, "/ten/u".into()))).await;
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|tcp| tokio::spawn(count_events(tcp, received.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = heap::live();
+    hub.send_event("n", large.as_str(), "t0:u")
+        .await
+        .expect("sent");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while received.load(Ordering::Relaxed) < STREAMS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every feed gets the event within 30 s: {} of {STREAMS}",
+            received.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let grown = (heap::live() - before) / STREAMS as isize;
+    println!("heap per idle feed after an event of 64 KiB: {grown} B more than before");
+    assert!(
+        grown <= 512,
+        "an idle feed after a large event costs what it did before, within 512 B: {grown} B more"
+    );
+    readers.iter().for_each(|reader| reader.abort());
+}
+
 /// Reads a stream to its end, adding each event it carries (`data: b`) to `count`.
 async fn count_events(mut tcp: TcpStream, count: Arc<AtomicUsize>) {
     const EVENT: &[u8] = b"data: b\n";

@@ -38,8 +38,6 @@ pub(crate) struct Feed {
     turn: usize,
     /// One channel's events before they are framed.
     taken: Vec<Encoded>,
-    /// Where frames are written; each frame is split off it.
-    out: BytesMut,
     /// The cursor, as the id of the last event framed.
     id: String,
 }
@@ -78,7 +76,6 @@ impl Feed {
             channels: Vec::with_capacity(follows.len()),
             turn: 0,
             taken: Vec::new(),
-            out: BytesMut::new(),
             id: String::new(),
         };
         let mut announced = Vec::with_capacity(starts.len());
@@ -175,12 +172,13 @@ impl Feed {
     }
 
     /// Frames the events taken from channel `index` into `into`: each names, for this
-    /// channel, its own id in the cursor.
+    /// channel, its own id in the cursor. Each frame is a buffer of its own, of its size,
+    /// and the room the events were taken in is given back: an idle feed holds neither
+    /// its largest event nor room for a burst.
     fn frame_taken(&mut self, index: usize, into: &mut Vec<Encoded>) {
         let Feed {
             channels,
             taken,
-            out,
             id,
             ..
         } = self;
@@ -201,11 +199,15 @@ impl Feed {
                 None => None,
             };
             let channel = channels[index].follow.channel().as_str();
-            frame(out, channel, &event.bytes, issued);
+            let mut out = BytesMut::new();
+            frame(&mut out, channel, &event.bytes, issued);
             into.push(Encoded {
                 id: event.id,
-                bytes: out.split().freeze(),
+                bytes: out.freeze(),
             });
+        }
+        if taken.capacity() > 1 {
+            *taken = Vec::new();
         }
     }
 }
