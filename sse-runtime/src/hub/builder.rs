@@ -333,8 +333,9 @@ impl HubBuilder {
     /// How many replicas must have an event before its send succeeds (default 0). Redis
     /// replicates asynchronously: an event its master acknowledged and then lost, dying
     /// before a replica had it, is gone after the failover. With `n` above 0 each send
-    /// waits (`WAIT n`, up to [`redis_timeout`](Self::redis_timeout)) until `n` replicas
-    /// have it, and fails with [`Error::OutcomeUnknown`] if fewer did in time. For a Redis
+    /// waits (`WAIT n`, up to half of [`redis_timeout`](Self::redis_timeout), so that
+    /// Redis's answer comes before the command's own timeout) until `n` replicas have
+    /// it, and fails with [`Error::OutcomeUnknown`] if fewer did in time. For a Redis
     /// Cluster whose masters each have a replica, 1 makes every successful send survive
     /// one master's failover.
     pub fn replica_acks(mut self, replicas: usize) -> Self {

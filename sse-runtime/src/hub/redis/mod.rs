@@ -205,16 +205,19 @@ impl Commands {
             return Ok(());
         }
         // Sent, and live clients may have it: too few replicas in time makes the outcome
-        // unknown, not a failure, since the event may well survive.
+        // unknown, not a failure, since the event may well survive. Redis waits half the
+        // timeout, so that its answer (how many have it) comes within the other half
+        // rather than the command timing out, and the connection with it.
+        let wait = self.timeout / 2;
         let acked = connection
-            .wait_for_replicas(&history, self.replica_acks, self.timeout)
+            .wait_for_replicas(&history, self.replica_acks, wait)
             .await;
         match acked {
             Ok(acked) if acked >= self.replica_acks => Ok(()),
             Ok(acked) => Err(Error::OutcomeUnknown(RedisError::from((
                 redis::ErrorKind::Client,
                 "too few replicas have the event",
-                format!("{acked} of {} within {:?}", self.replica_acks, self.timeout),
+                format!("{acked} of {} within {wait:?}", self.replica_acks),
             )))),
             Err(error) => Err(Error::OutcomeUnknown(error)),
         }
