@@ -3,7 +3,6 @@
 //! create`; a test can kill the master of a channel's slot and wait for its replica to
 //! take over.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -181,12 +180,7 @@ fn serves(line: &str, slot: u16) -> bool {
 
 /// A free port of 127.0.0.1 whose cluster bus port, 10,000 above, is free too.
 fn cluster_port() -> u16 {
-    loop {
-        let port = crate::redis_server::free_port();
-        if port <= u16::MAX - 10_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
-        }
-    }
+    crate::redis_server::free_ports(&[0, 10_000])
 }
 
 impl Drop for RedisCluster {

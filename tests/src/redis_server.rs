@@ -1,8 +1,10 @@
 //! A real `redis-server` of the test's own, on a free loopback port, that a test can kill
 //! and start again on the same port.
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A `redis-server` process; killed when dropped.
@@ -193,12 +195,38 @@ impl RedisServer {
     }
 }
 
-/// A free port of 127.0.0.1.
+/// A free port of 127.0.0.1 for a server.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    free_ports(&[0])
+}
+
+/// A port of 127.0.0.1 such that it and the ports `offsets` above it are free, and none
+/// of them was handed out before in this process: tests running side by side never get
+/// one port twice (a second `redis-server` on it fails to start, and the first answers
+/// in its place). They are taken below the range the kernel gives outgoing connections
+/// (32768 on, by default), so that no client takes one between a server's start and its
+/// restart; each process starts at a place of its own in the range.
+pub(crate) fn free_ports(offsets: &[u16]) -> u16 {
+    const FIRST: u16 = 10_000;
+    const END: u16 = 32_768;
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let highest = offsets.iter().copied().max().unwrap_or(0);
+    let span = u32::from(END - highest - FIRST);
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let port = (0..span)
+        .map(|step| FIRST + ((start + step) % span) as u16)
+        .find(|&port| {
+            offsets.iter().all(|offset| {
+                let port = port + offset;
+                !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok()
+            })
+        })
+        .expect("a free port below 32768");
+    handed_out.extend(offsets.iter().map(|offset| port + offset));
+    port
 }
 
 impl Drop for RedisServer {
