@@ -1,11 +1,13 @@
 //! A network partition between a server and its Redis: the `dynamic_channel` example
 //! runs in a network namespace of its own, reached by its clients over one link and
 //! reaching Redis over another; that second link goes down for 10 s (every packet
-//! dropped, no connection closed) while another process sends. The streams stay open,
-//! the server's own sends fail meanwhile and work again after, and once the link is back
-//! every client gets every event sent during the partition, once, in order, then what
-//! comes after. Needs root (`ip netns`), as `.ci/run` has.
+//! dropped, no connection closed) while another process sends, and Redis drops the
+//! server's sending connection, which the server cannot hear of. The streams stay open,
+//! the server's own sends fail meanwhile and the first one after the link is back
+//! succeeds, and every client gets every event sent during the partition, once, in
+//! order, then what comes after. Needs root (`ip netns`), as `.ci/run` has.
 
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use sse_runtime::Hub;
@@ -54,7 +56,9 @@ async fn a_server_cut_off_from_redis_keeps_its_streams_and_gets_what_was_sent_me
         assert!(Instant::now() < deadline, "the server listens to foo");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sending.send_event("n", "before", "foo").await.unwrap();
+    // The server's own send: it opens the server's connection that sends.
+    let answer = Client::get(addr, "/send/foo/?data=before", &[]).await;
+    assert_eq!(answer.status, 200, "the server sends");
     for stream in &mut streams {
         let event = next_event(stream, PATIENCE, "a client")
             .await
@@ -64,6 +68,8 @@ async fn a_server_cut_off_from_redis_keeps_its_streams_and_gets_what_was_sent_me
 
     broker_link.down();
     let cut = Instant::now();
+    // Redis lets go of the server's sending connection; its goodbye is lost in the cut.
+    drop_connections_that_send(&redis, broker_link.inside);
     let mut sent = Vec::new();
     let mut server_refused = false;
     while cut.elapsed() < PARTITION {
@@ -82,19 +88,23 @@ async fn a_server_cut_off_from_redis_keeps_its_streams_and_gets_what_was_sent_me
 
     sending.send_event("n", "after", "foo").await.unwrap();
     sent.push("after".to_owned());
-    // The server sends again once the link is back.
+    // Once Redis can be reached from the server's side again (a link brought up takes
+    // a moment to carry packets), the server's first send succeeds: a send that timed
+    // out let go of its connection, so this one opens a new one rather than trying the
+    // one Redis dropped.
     let deadline = Instant::now() + CATCH_UP;
-    loop {
-        let answer = Client::get(addr, "/send/foo/?data=again", &[]).await;
-        if answer.status == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server sends again after the partition"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    while !reaches(&namespace, broker_link.host, redis.port()) {
+        assert!(Instant::now() < deadline, "Redis is reachable again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let answer = Client::get(addr, "/send/foo/?data=again", &[]).await;
+    let status = answer.status;
+    assert_eq!(
+        status,
+        200,
+        "the server's first send after the partition: {}",
+        answer.text().await
+    );
     for (index, stream) in streams.iter_mut().enumerate() {
         let who = format!("client {index}");
         let mut got = Vec::new();
@@ -117,4 +127,40 @@ async fn a_server_cut_off_from_redis_keeps_its_streams_and_gets_what_was_sent_me
             "{who}: every event sent during the partition, once, in order"
         );
     }
+}
+
+/// Closes, on Redis's side, the connections from `from` that are subscribed to nothing:
+/// the server's sending connection, not its subscriber's.
+fn drop_connections_that_send(redis: &RedisServer, from: Ipv4Addr) {
+    let list = redis.text(&["CLIENT", "LIST"]);
+    let sending: Vec<&str> = list
+        .lines()
+        .filter(|line| line.contains(&format!(" addr={from}:")))
+        .filter(|line| {
+            ["sub=", "psub=", "ssub="].iter().all(|count| {
+                line.split(' ')
+                    .any(|field| field.strip_prefix(count) == Some("0"))
+            })
+        })
+        .filter_map(|line| line.split(' ').next()?.strip_prefix("id="))
+        .collect();
+    assert_eq!(sending.len(), 1, "the server's sending connection: {list}");
+    redis.query(&["CLIENT", "KILL", "ID", sending[0]]).unwrap();
+}
+
+/// Whether `redis-cli` inside the namespace gets an answer from Redis at `host:port`.
+fn reaches(namespace: &Namespace, host: Ipv4Addr, port: u16) -> bool {
+    namespace
+        .command("timeout")
+        .args([
+            "2",
+            "redis-cli",
+            "-h",
+            &host.to_string(),
+            "-p",
+            &port.to_string(),
+            "PING",
+        ])
+        .output()
+        .is_ok_and(|output| output.stdout.starts_with(b"PONG"))
 }
