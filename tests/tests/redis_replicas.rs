@@ -43,10 +43,15 @@ fn wait_until_replicated(master: &RedisServer, replica: &RedisServer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_waits_for_a_replica_and_without_one_its_outcome_is_unknown() {
     let master = RedisServer::start_with(vec!["--repl-diskless-sync-delay".into(), "0".into()]);
+    // The replica writes what it syncs to a file first: in a directory of its own.
+    let dir = std::env::temp_dir().join(format!("sse-replica-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory for the replica");
     let mut replica = RedisServer::start_with(vec![
         "--replicaof".into(),
         "127.0.0.1".into(),
         master.port().to_string(),
+        "--dir".into(),
+        dir.to_str().expect("a UTF-8 temporary directory").into(),
     ]);
     wait_until_replicated(&master, &replica);
     let history = "sse:history:room";
@@ -114,4 +119,6 @@ async fn a_send_waits_for_a_replica_and_without_one_its_outcome_is_unknown() {
         .await
         .expect("the replica is back");
     assert_eq!(take_events(&mut events, 1).await[0].data, "again");
+    drop(replica);
+    let _ = std::fs::remove_dir_all(dir);
 }
