@@ -127,3 +127,31 @@ async fn an_idempotency_key_belongs_to_its_channel() {
         "another channel's key is not this one's, and a key is sent once"
     );
 }
+
+/// A send Redis refuses (another program made the channel's history something else
+/// than a stream) fails as not sent, saying why, rather than as an unknown outcome; and
+/// it was not sent: the client's next event is the one after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_redis_refuses_is_not_sent_and_says_why() {
+    let redis = RedisServer::start();
+    let hub = Hub::redis(&redis.url()).unwrap();
+    let app: Router = sse_routes![Stream1].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    let client = Client::get(addr, "/stream1/", &[]).await;
+    let mut events = client.events();
+    redis
+        .query(&["SET", "sse:history:foo", "not a stream"])
+        .unwrap();
+    let refused = hub.send_event("n", "refused", "foo").await;
+    match &refused {
+        Err(Error::Redis(error)) => assert!(
+            error.to_string().contains("WRONGTYPE"),
+            "Redis's reason: {error}"
+        ),
+        other => panic!("refused, so not sent: {other:?}"),
+    }
+    redis.query(&["DEL", "sse:history:foo"]).unwrap();
+    hub.send_event("n", "after", "foo").await.expect("sent");
+    let got = take_events(&mut events, 1).await;
+    assert_eq!(got[0].data, "after");
+}
