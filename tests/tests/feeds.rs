@@ -2,9 +2,12 @@
 //! is a cursor that resumes every channel at once, a channel whose history moved on is
 //! reset alone, and the number of channels a stream may follow is capped.
 
+use std::time::Duration;
+
 use axum::extract::Query;
 use axum::{Extension, Router};
 use eventsource_stream::Event;
+use futures_util::StreamExt;
 use sse_runtime::prelude::*;
 use tests::backend::Backend;
 use tests::{on_both_backends, serve, take_events, Client};
@@ -112,6 +115,19 @@ async fn a_feed_resumes_every_channel_from_one_id_each_event_once_in_order(backe
         assert_eq!(entries[2].1, "0-0", "new held none: {last}");
     }
     drop(events);
+
+    // Back at once, while `new` has still had no event (on Redis its history's stream
+    // does not exist): nothing to resume, and the stream stays open, neither ending nor
+    // resetting `new`.
+    let mut back = Client::get(addr, path, &[("last-event-id", &last)])
+        .await
+        .events();
+    let quiet = tokio::time::timeout(Duration::from_millis(500), back.next()).await;
+    assert!(
+        quiet.is_err(),
+        "nothing to resume, the stream open: {quiet:?}"
+    );
+    drop(back);
 
     // Away: every channel gets events, interleaved.
     for n in 4..9 {
@@ -254,7 +270,7 @@ async fn a_list_of_templates_in_the_attribute_is_a_feed(backend: Backend) {
         ]
     );
     // What an event says beside its name and id goes through as sent.
-    let retry = std::time::Duration::from_millis(3000);
+    let retry = Duration::from_millis(3000);
     let event = sse_runtime::Event::new()
         .comment("note")
         .retry(retry)
