@@ -175,37 +175,19 @@ async fn an_idle_stream_after_a_burst_costs_what_it_did_before() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(warm);
-    // Each client reads what comes, counting its events, into a buffer of its own that
-    // is there before the first reading of the heap.
-    let received = Arc::new(AtomicUsize::new(0));
     let streams = join_all((0..STREAMS).map(|_| open(addr, "/sse/everyone/".into()))).await;
-    let readers: Vec<_> = streams
-        .into_iter()
-        .map(|tcp| tokio::spawn(count_events(tcp, received.clone())))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let readers = Readers::start(streams).await;
     let before = heap::live();
     for _ in 0..BURST {
         hub.send_event("n", "b", "everyone").await.expect("sent");
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while received.load(Ordering::Relaxed) < STREAMS * BURST {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "every client gets the burst within 30 s: {} of {} events",
-            received.load(Ordering::Relaxed),
-            STREAMS * BURST
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    readers.until_received(STREAMS * BURST).await;
     let grown = (heap::live() - before) / STREAMS as isize;
     println!("heap per idle stream after a burst of {BURST} events: {grown} B more than before");
     assert!(
         grown <= 512,
         "an idle stream after a burst costs what it did before, within 512 B: {grown} B more"
     );
-    readers.iter().for_each(|reader| reader.abort());
 }
 
 /// A feed that framed a burst and a large event gives its room back once idle: 200 feeds
@@ -228,13 +210,8 @@ async fn an_idle_feed_after_a_burst_and_a_large_event_costs_what_it_did_before()
         .expect("sent");
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(warm);
-    let received = Arc::new(AtomicUsize::new(0));
     let streams = join_all((0..STREAMS).map(|_| open(addr, "/ten/u".into()))).await;
-    let readers: Vec<_> = streams
-        .into_iter()
-        .map(|tcp| tokio::spawn(count_events(tcp, received.clone())))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let readers = Readers::start(streams).await;
     let before = heap::live();
     for _ in 0..100 {
         hub.send_event("n", "a", "t0:u").await.expect("sent");
@@ -242,23 +219,53 @@ async fn an_idle_feed_after_a_burst_and_a_large_event_costs_what_it_did_before()
     hub.send_event("n", large.as_str(), "t0:u")
         .await
         .expect("sent");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while received.load(Ordering::Relaxed) < STREAMS {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "every feed gets the last event within 30 s: {} of {STREAMS}",
-            received.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    readers.until_received(STREAMS).await;
     let grown = (heap::live() - before) / STREAMS as isize;
     println!("heap per idle feed after a burst and an event of 64 KiB: {grown} B more than before");
     assert!(
         grown <= 512,
         "an idle feed after a burst and a large event costs what it did before, within 512 B: {grown} B more"
     );
-    readers.iter().for_each(|reader| reader.abort());
+}
+
+/// A reader of each of many streams, counting the events `data: b` they carry, each
+/// into a buffer of its own that is there before the first reading of the heap.
+struct Readers {
+    received: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Readers {
+    async fn start(streams: Vec<TcpStream>) -> Readers {
+        let received = Arc::new(AtomicUsize::new(0));
+        let tasks = streams
+            .into_iter()
+            .map(|tcp| tokio::spawn(count_events(tcp, received.clone())))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Readers { received, tasks }
+    }
+
+    /// Waits until the streams carried `count` events in all (within 30 s), and a little
+    /// more, for the streams to be idle again.
+    async fn until_received(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.received.load(Ordering::Relaxed) < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the clients get their events within 30 s: {} of {count}",
+                self.received.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(|task| task.abort());
+    }
 }
 
 /// Reads a stream to its end, adding each event it carries (`data: b`) to `count`.
