@@ -132,13 +132,14 @@ impl RedisCluster {
         self.wait_until_replicated();
     }
 
-    /// Waits until every master has a replica in step with it.
+    /// Waits until every master has a replica in step with it (`replicas_in_step`), as
+    /// a `WAIT` counts it.
     pub fn wait_until_replicated(&self) {
         // Generous: on a loaded machine a sync that a node's timeout interrupted starts over.
         let deadline = Instant::now() + Duration::from_secs(60);
         let replicated = |node: &RedisServer| {
             let info = node.text(&["INFO", "replication"]);
-            info.contains("role:master") && info.contains("connected_slaves:1")
+            info.contains("role:master") && node.replicas_in_step() == 1
                 || info.contains("role:slave") && info.contains("master_link_status:up")
         };
         while !self.nodes.iter().all(replicated) {

@@ -180,6 +180,28 @@ impl RedisServer {
             .sum()
     }
 
+    /// How many of this master's replicas are in step with it, as its `INFO replication`
+    /// says: online, and having acknowledged everything it has written (a replica just
+    /// synced is online before its first acknowledgement, and a `WAIT` counts only what
+    /// was acknowledged).
+    pub fn replicas_in_step(&self) -> usize {
+        let info = self.text(&["INFO", "replication"]);
+        let field = |line: &str, name: &str| {
+            line.split([':', ','])
+                .find_map(|part| part.strip_prefix(name).map(str::to_owned))
+        };
+        let Some(written) = info
+            .lines()
+            .find_map(|line| line.strip_prefix("master_repl_offset:"))
+        else {
+            return 0;
+        };
+        info.lines()
+            .filter(|line| line.starts_with("slave") && line.contains("state=online"))
+            .filter(|line| field(line, "offset=").as_deref() == Some(written.trim()))
+            .count()
+    }
+
     /// `PUBSUB NUMSUB channel`: how many connections subscribe to `channel`.
     pub fn numsub(&self, channel: &str) -> i64 {
         match self
