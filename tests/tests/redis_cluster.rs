@@ -35,9 +35,11 @@ async fn a_master_killed_fails_over_and_every_event_sent_arrives_once_in_order()
         .redis_cluster(cluster.urls())
         .build()
         .unwrap();
+    // A replica's acknowledgement can take most of a second: its WAIT is given 1.5 s.
     let sending = Hub::builder()
         .redis_cluster(cluster.urls())
         .replica_acks(1)
+        .redis_timeout(Duration::from_secs(3))
         .build()
         .unwrap();
     let app: Router = sse_routes![Live].layer(Extension(listening));

@@ -337,7 +337,8 @@ impl HubBuilder {
     /// Redis's answer comes before the command's own timeout) until `n` replicas have
     /// it, and fails with [`Error::OutcomeUnknown`] if fewer did in time. For a Redis
     /// Cluster whose masters each have a replica, 1 makes every successful send survive
-    /// one master's failover.
+    /// one master's failover. A replica's acknowledgement can take most of a second:
+    /// give it a `redis_timeout` of 3 s or more.
     pub fn replica_acks(mut self, replicas: usize) -> Self {
         self.settings.replica_acks = replicas;
         self
