@@ -265,6 +265,11 @@ async fn the_default_history_keeps_the_last_thousand_events(backend: Backend) {
             sse_runtime::RESET_EVENT,
             "the 100th is no longer kept"
         );
+        assert!(
+            reset.data.contains(&format!("after {} ", ids[99])),
+            "the reset names the id it cannot resume from: {:?}",
+            reset.data
+        );
     }
 }
 
