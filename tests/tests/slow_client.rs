@@ -1,10 +1,11 @@
 //! A client that stops reading is cut off, costs bounded memory, and slows no one.
-//! (A binary of its own: it measures the process's memory.)
+//! (A binary of its own: it measures the process's memory and counts its metrics.)
 
 use std::time::Duration;
 
 use axum::{Extension, Router};
 use futures_util::future::join_all;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use sse_runtime::prelude::*;
 use tests::{logs, next_event, serve, Client};
 
@@ -38,6 +39,9 @@ const MEMORY_BOUND: u64 = 48 * 1024 * 1024;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_cut_off_and_others_get_every_event() {
     logs::capture();
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("the test binary's recorder");
     let hub = Hub::builder()
         .client_queue(1024)
         .history(4096)
@@ -142,5 +146,13 @@ async fn a_client_that_never_reads_is_cut_off_and_others_get_every_event() {
     assert!(
         cut_off.len() == 1 && cut_off[0].starts_with("DEBUG"),
         "one line for the one client cut off: {cut_off:?}"
+    );
+    // And the metric counts it, once.
+    let rendered = metrics.render();
+    assert!(
+        rendered
+            .lines()
+            .any(|line| line == "sse_clients_cut_off_total 1"),
+        "{rendered}"
     );
 }
