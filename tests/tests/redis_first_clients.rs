@@ -9,6 +9,7 @@ use sse_runtime::prelude::*;
 use tests::redis_server::RedisServer;
 use tests::{serve, take_events, Client};
 
+/// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
 pub struct Live;
 
