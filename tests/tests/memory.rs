@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::{Extension, Router};
 use futures_util::future::join_all;
+use futures_util::StreamExt;
 use sse_runtime::prelude::*;
 use tests::backend::Backend;
 use tests::heap::{self, Counting};
@@ -57,6 +58,16 @@ async fn open(addr: SocketAddr, path: String) -> TcpStream {
     tcp
 }
 
+/// `open`s a stream on each path, a hundred connections at a time: thousands of
+/// connections at once overflow the listener's backlog of 1,024, and the kernel's SYN
+/// cookies then reset some of them.
+async fn open_all(addr: SocketAddr, paths: impl Iterator<Item = String>) -> Vec<TcpStream> {
+    futures_util::stream::iter(paths.map(|path| open(addr, path)))
+        .buffer_unordered(100)
+        .collect()
+        .await
+}
+
 /// The heap's growth per stream when `count` streams open `path(n)`, on `channels`
 /// channels in all: read once the broker has subscribed to them all (Redis counts them),
 /// not while subscriptions are on their way, against the heap before they opened and
@@ -74,7 +85,7 @@ async fn bytes_per_stream(
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let before = heap::live();
-        let streams = join_all((0..count).map(|n| open(addr, path(n)))).await;
+        let streams = open_all(addr, (0..count).map(&path)).await;
         backend.until_subscribed_channels(channels).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let open = heap::live();
@@ -175,7 +186,7 @@ async fn an_idle_stream_after_a_burst_costs_what_it_did_before() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(warm);
-    let streams = join_all((0..STREAMS).map(|_| open(addr, "/sse/everyone/".into()))).await;
+    let streams = open_all(addr, (0..STREAMS).map(|_| "/sse/everyone/".into())).await;
     let readers = Readers::start(streams).await;
     let before = heap::live();
     for _ in 0..BURST {
@@ -210,7 +221,7 @@ async fn an_idle_feed_after_a_burst_and_a_large_event_costs_what_it_did_before()
         .expect("sent");
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(warm);
-    let streams = join_all((0..STREAMS).map(|_| open(addr, "/ten/u".into()))).await;
+    let streams = open_all(addr, (0..STREAMS).map(|_| "/ten/u".into())).await;
     let readers = Readers::start(streams).await;
     let before = heap::live();
     for _ in 0..100 {
@@ -346,8 +357,7 @@ async fn clients_that_come_and_go_leave_nothing_behind(backend: Backend) {
     let round = |round: usize| {
         let hub = hub.clone();
         async move {
-            let comers =
-                join_all((0..1_000).map(|n| open(addr, format!("/sse/come{}/", n % 500)))).await;
+            let comers = open_all(addr, (0..1_000).map(|n| format!("/sse/come{}/", n % 500))).await;
             // Every channel with a listener is listened to, once: 100 + 500.
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             while hub.listened_channels() != 600 {
