@@ -1,7 +1,6 @@
 //! The in-process broker: what is sent here reaches the listeners of this process, and
 //! the last events of each channel are kept for clients that resume.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::builder::{Settings, DEFAULT_EMBEDDED_HISTORY_BYTES};
@@ -10,14 +9,11 @@ use super::fanout::Fanout;
 use super::history::{Bounds, Histories, Page};
 use super::id::EventId;
 use super::presence::{self, ChannelReport};
+use super::sent_keys::{SentKeys, KEYS_KEPT};
 use super::{BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
 use crate::event::Event;
-
-/// How many idempotency keys the embedded broker remembers; the oldest is forgotten
-/// first.
-const KEYS_KEPT: usize = 100_000;
 
 pub(crate) struct Embedded {
     fanout: Arc<Fanout>,
@@ -26,9 +22,8 @@ pub(crate) struct Embedded {
 
 struct State {
     histories: Histories,
-    /// The idempotency keys sent with, per channel, oldest first.
-    keys: HashSet<(ChannelName, Box<str>)>,
-    key_order: VecDeque<(ChannelName, Box<str>)>,
+    /// The idempotency keys sent with.
+    keys: SentKeys,
 }
 
 impl Embedded {
@@ -44,32 +39,13 @@ impl Embedded {
             fanout: fanout.clone(),
             state: Mutex::new(State {
                 histories: Histories::new(bounds),
-                keys: HashSet::new(),
-                key_order: VecDeque::new(),
+                keys: SentKeys::new(KEYS_KEPT),
             }),
         }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl State {
-    /// Remembers `key` for `channel`; false if it was sent with already.
-    fn first_use(&mut self, channel: &ChannelName, key: &str) -> bool {
-        let entry = (channel.clone(), Box::<str>::from(key));
-        if self.keys.contains(&entry) {
-            return false;
-        }
-        if self.key_order.len() == KEYS_KEPT {
-            if let Some(oldest) = self.key_order.pop_front() {
-                self.keys.remove(&oldest);
-            }
-        }
-        self.keys.insert(entry.clone());
-        self.key_order.push_back(entry);
-        true
     }
 }
 
@@ -83,7 +59,7 @@ impl Broker for Embedded {
         // One lock around id, history and delivery, so every listener sees the events of
         // a channel in id order.
         let mut state = self.state();
-        if key.is_none_or(|key| state.first_use(channel, key)) {
+        if key.is_none_or(|key| state.keys.first_use(channel, key)) {
             let id = state.histories.next_id();
             let frame = Encoded::issued(id, event.encode_with_id(&id.to_string()));
             state.histories.push(channel, frame.clone());

@@ -22,6 +22,7 @@ pub(crate) mod payload;
 pub(crate) mod presence;
 mod queue;
 mod redis;
+mod sent_keys;
 
 use std::future::Future;
 use std::pin::Pin;

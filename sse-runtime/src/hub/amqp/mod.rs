@@ -19,9 +19,8 @@
 mod consumer;
 mod link;
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -40,6 +39,7 @@ use super::fanout::Fanout;
 use super::history::Page;
 use super::id::EventId;
 use super::presence::ChannelReport;
+use super::sent_keys::{SentKeys, KEYS_KEPT};
 use super::{embedded, payload, BoxFuture, Broker};
 use crate::channel::ChannelName;
 use crate::error::Error;
@@ -60,8 +60,6 @@ const MARKER_HEADER: &str = "sse-marker";
 const OFFSET_HEADER: &str = "x-stream-offset";
 /// How many messages a reader of the stream may have unacknowledged.
 const PREFETCH: u16 = 1000;
-/// How many idempotency keys a process remembers.
-const KEYS: usize = 100_000;
 
 pub(crate) struct AmqpBroker {
     link: Arc<Link>,
@@ -72,8 +70,8 @@ pub(crate) struct AmqpBroker {
     consumer: Dormant<Consumer>,
     /// Where the consumer has read to: the last position plus one, 0 before any.
     position: Arc<AtomicU64>,
-    /// The idempotency keys used, oldest first.
-    sent: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// The idempotency keys sent with.
+    sent: Mutex<SentKeys>,
     timeout: Duration,
     max_event: usize,
 }
@@ -100,37 +98,14 @@ impl AmqpBroker {
             changes,
             consumer: Dormant::new(consumer),
             position,
-            sent: Mutex::default(),
+            sent: Mutex::new(SentKeys::new(KEYS_KEPT)),
             timeout: settings.redis_timeout,
             max_event: settings.max_event,
         })
     }
 
-    /// Whether `key` is new for `channel`, remembering it.
-    fn first_use(&self, channel: &ChannelName, key: &str) -> bool {
-        let key = format!("{}:{}:{key}", channel.as_str().len(), channel.as_str());
-        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        let (used, order) = &mut *sent;
-        if !used.insert(key.clone()) {
-            return false;
-        }
-        order.push_back(key);
-        if order.len() > KEYS {
-            if let Some(oldest) = order.pop_front() {
-                used.remove(&oldest);
-            }
-        }
-        true
-    }
-
-    /// Forgets `key` of `channel`, for a send that did not happen.
-    fn forget_key(&self, channel: &ChannelName, key: &str) {
-        let key = format!("{}:{}:{key}", channel.as_str().len(), channel.as_str());
-        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        let (used, order) = &mut *sent;
-        if used.remove(&key) {
-            order.retain(|used| *used != key);
-        }
+    fn sent(&self) -> MutexGuard<'_, SentKeys> {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn send(
@@ -139,13 +114,13 @@ impl AmqpBroker {
         event: &Event,
         key: Option<&str>,
     ) -> Result<(), Error> {
-        if key.is_some_and(|key| !self.first_use(channel, key)) {
+        if key.is_some_and(|key| !self.sent().first_use(channel, key)) {
             return Ok(());
         }
         let sent = self.publish_confirmed(channel, event).await;
         if let (Err(Error::Amqp(_)), Some(key)) = (&sent, key) {
             // Not sent: the key may send it yet.
-            self.forget_key(channel, key);
+            self.sent().forget(channel, key);
         }
         sent
     }
