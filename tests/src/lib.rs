@@ -10,6 +10,7 @@ pub mod netns;
 pub mod rabbitmq;
 pub mod redis_cluster;
 pub mod redis_server;
+pub mod relay;
 pub mod tls;
 pub mod views;
 

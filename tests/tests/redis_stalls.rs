@@ -1,6 +1,7 @@
-//! A Redis that hangs rather than dies: busy in a script, or stopped with SIGSTOP. A
-//! send is never reported as failed when it may have been sent, and a retry with the
-//! same key sends it once; waiting sends share one connection attempt.
+//! A Redis that hangs rather than dies: busy in a script, stopped with SIGSTOP, or its
+//! connection gone silent. A send is never reported as failed when it may have been
+//! sent, and a retry with the same key sends it once; waiting sends share one
+//! connection attempt; a connection that stopped answering is given up.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use futures_util::future::join_all;
 use sse_runtime::prelude::*;
 use sse_runtime::Error;
 use tests::redis_server::RedisServer;
+use tests::relay::Relay;
 use tests::{serve, take_events, Client};
 
 /// The seed's view of channel `foo`.
@@ -129,8 +131,9 @@ async fn an_idempotency_key_belongs_to_its_channel() {
 }
 
 /// A send Redis refuses (another program made the channel's history something else
-/// than a stream) fails as not sent, saying why, rather than as an unknown outcome; and
-/// it was not sent: the client's next event is the one after.
+/// than a stream) fails as not sent, saying why, rather than as an unknown outcome; it
+/// was not sent: the client's next event is the one after; and the hub keeps its command
+/// connection, which answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_redis_refuses_is_not_sent_and_says_why() {
     let redis = RedisServer::start();
@@ -139,6 +142,10 @@ async fn a_send_redis_refuses_is_not_sent_and_says_why() {
     let addr = serve(app).await;
     let client = Client::get(addr, "/stream1/", &[]).await;
     let mut events = client.events();
+    // The command connection opened, by a send that works.
+    hub.send_event("n", "before", "foo").await.expect("sent");
+    assert_eq!(take_events(&mut events, 1).await[0].data, "before");
+    let received_before = redis.connections_received();
     redis
         .query(&["SET", "sse:history:foo", "not a stream"])
         .unwrap();
@@ -154,4 +161,42 @@ async fn a_send_redis_refuses_is_not_sent_and_says_why() {
     hub.send_event("n", "after", "foo").await.expect("sent");
     let got = take_events(&mut events, 1).await;
     assert_eq!(got[0].data, "after");
+    // Counted by Redis: the test's SET, DEL and this reading, and none of the hub's. A
+    // refusal is an answer, so the connection it came on stays the hub's.
+    let opened = redis.connections_received() - received_before;
+    assert_eq!(
+        opened, 3,
+        "a command Redis refused cost the next send a new connection"
+    );
+}
+
+/// A command connection gone silent (open, and nothing comes back: a Redis gone without a
+/// word, a dead NAT entry) is given up at its timeout: the send on it has an unknown
+/// outcome, and the next one opens one new connection, on which it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_gone_silent_is_given_up_at_its_timeout() {
+    let redis = RedisServer::start();
+    let relay = Relay::start(([127, 0, 0, 1], redis.port()).into()).await;
+    let hub = Hub::builder()
+        .redis_url(format!("redis://{}/0", relay.addr()))
+        .redis_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    hub.send_event("n", "before", "foo").await.expect("sent");
+    assert_eq!(relay.accepted(), 1, "one command connection");
+    relay.stall();
+    let silent = hub.send_event("n", "unanswered", "foo").await;
+    assert!(
+        matches!(silent, Err(Error::OutcomeUnknown(_))),
+        "written, and no answer: {silent:?}"
+    );
+    hub.send_event("n", "after", "foo")
+        .await
+        .expect("the next send, on a new connection");
+    assert_eq!(relay.accepted(), 2, "one new connection, for the next send");
+    // The relay passed nothing once silent: Redis has the two sent on live connections.
+    assert_eq!(
+        redis.query(&["XLEN", "sse:history:foo"]).unwrap(),
+        redis::Value::Int(2)
+    );
 }

@@ -118,11 +118,10 @@ pub(super) struct Linked {
 impl Linked {
     fn check<T>(&self, result: Result<T, RedisError>) -> Result<T, RedisError> {
         if let Err(error) = &result {
-            let unreachable = error.is_io_error()
-                || error.is_connection_refusal()
-                || error.is_connection_dropped()
-                || error.is_timeout()
-                || error.kind() == ErrorKind::ClusterConnectionNotFound;
+            // Refused, cut and silent past the timeout are all I/O errors to redis-rs;
+            // an answer Redis gave (`WRONGTYPE`, ...) leaves the connection as good as it was.
+            let unreachable =
+                error.is_io_error() || error.kind() == ErrorKind::ClusterConnectionNotFound;
             if unreachable {
                 self.link.forget(self.number);
             }
