@@ -5,6 +5,9 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Where the machine's RabbitMQ listens.
+pub const ADDR: &str = "127.0.0.1:5672";
+
 /// A virtual host; deleted when dropped.
 pub struct RabbitVhost {
     name: String,
@@ -29,14 +32,33 @@ fn rabbitmqctl(args: &[&str]) {
 impl RabbitVhost {
     /// A new virtual host that the `guest` user may use.
     pub fn create() -> RabbitVhost {
+        let vhost = RabbitVhost::not_made();
+        vhost.make();
+        vhost
+    }
+
+    /// A name of the test's own for a virtual host that RabbitMQ does not have yet.
+    pub fn not_made() -> RabbitVhost {
         let name = format!(
             "sse-test-{}-{}",
             std::process::id(),
             VHOSTS.fetch_add(1, Ordering::Relaxed)
         );
-        rabbitmqctl(&["add_vhost", &name]);
-        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
         RabbitVhost { name }
+    }
+
+    /// Makes this virtual host, for the `guest` user.
+    pub fn make(&self) {
+        rabbitmqctl(&["add_vhost", &self.name]);
+        rabbitmqctl(&[
+            "set_permissions",
+            "-p",
+            &self.name,
+            "guest",
+            ".*",
+            ".*",
+            ".*",
+        ]);
     }
 
     /// How many connections RabbitMQ has to this virtual host.
@@ -97,7 +119,12 @@ impl RabbitVhost {
 
     /// `amqp://guest:guest@127.0.0.1:5672/<vhost>`.
     pub fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name)
+        self.url_via(ADDR.parse().unwrap())
+    }
+
+    /// The URL of this virtual host through `addr` (a relay to RabbitMQ).
+    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        format!("amqp://guest:guest@{addr}/{}", self.name)
     }
 }
 

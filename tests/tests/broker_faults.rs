@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use sse_runtime::prelude::*;
 use sse_runtime::Error;
 use tests::backend::Backend;
-use tests::{next_event, on_both_backends, serve, Client, PATIENCE};
+use tests::{next_event, on_both_backends, serve, take_events, Client, PATIENCE};
 
 /// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
@@ -101,4 +101,37 @@ async fn send(hub: &Hub, n: usize, sent: &mut [Vec<String>]) {
             Err(other) => panic!("a send fails as a broker's error: {other:?}"),
         }
     }
+}
+
+/// A keyed send that failed for want of RabbitMQ (its virtual host not made yet) was not
+/// sent, so its key stays free: once the host is there, the same send with the same key
+/// reaches the client, and a third is the retry of a sent one, which sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_send_rabbitmq_could_not_take_is_sent_by_its_retry_on_amqp() {
+    let vhost = tests::rabbitmq::RabbitVhost::not_made();
+    let hub = Hub::builder().amqp_url(vhost.url()).build().unwrap();
+    let event = Event::new().event("n").data("keyed");
+    let failed = hub.send_idempotent("room:0", &event, "order-1").await;
+    assert!(
+        matches!(failed, Err(Error::Amqp(_))),
+        "no virtual host, so not sent: {failed:?}"
+    );
+    vhost.make();
+    let app: Router = sse_routes![Live].layer(Extension(hub.clone()));
+    let addr = serve(app).await;
+    let mut events = Client::get(addr, "/live/0", &[]).await.events();
+    hub.send_idempotent("room:0", &event, "order-1")
+        .await
+        .expect("the retry is sent");
+    hub.send_idempotent("room:0", &event, "order-1")
+        .await
+        .expect("a retry of a sent event succeeds");
+    hub.send_event("n", "next", "room:0").await.unwrap();
+    let got = take_events(&mut events, 2).await;
+    let data: Vec<&str> = got.iter().map(|event| event.data.as_str()).collect();
+    assert_eq!(
+        data,
+        ["keyed", "next"],
+        "the keyed event once, then the next"
+    );
 }

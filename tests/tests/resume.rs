@@ -216,6 +216,48 @@ async fn an_id_the_history_does_not_hold_gets_a_reset_event(backend: Backend) {
     assert_eq!((first.event.as_str(), first.data.as_str()), ("n", "first"));
 }
 
+/// RabbitMQ bounds its one stream in bytes and drops it a segment (1 MiB here) at a
+/// time: once some 5 MiB went through a history of 2 MiB, the first event is gone, and
+/// a client resuming from it is told to reset, never handed what is left as if nothing
+/// were missing. Retention runs in RabbitMQ's background, so until it has, a resume
+/// from the first event gets the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_before_what_rabbitmq_kept_gets_a_reset_event_on_amqp() {
+    const EVENTS: usize = 50;
+    let backend = Backend::amqp();
+    let hub = backend.hub_with(|hub| hub.history_bytes(2 << 20));
+    let addr = serve(app(&hub)).await;
+    let mut events = Client::get(addr, "/rooms/big", &[]).await.events();
+    let padding = "x".repeat(100_000);
+    for n in 0..EVENTS {
+        hub.send_event("n", format!("{n} {padding}"), "room:big")
+            .await
+            .unwrap();
+    }
+    let first = take_events(&mut events, 1).await.remove(0);
+    assert!(first.data.starts_with("0 "), "the first event first");
+    drop(events);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let client = Client::get(addr, "/rooms/big", &[("last-event-id", &first.id)]).await;
+        let mut events = client.events();
+        let next = take_events(&mut events, 1).await.remove(0);
+        if next.event == sse_runtime::RESET_EVENT {
+            break;
+        }
+        assert!(
+            next.data.starts_with("1 "),
+            "resumed after the first event, the next is the second, or a reset: got {:.20}",
+            next.data
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "RabbitMQ's retention dropped the first segment of 5 MiB sent to a 2 MiB history"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The README's 1,000, with every setting left at its default: a client that resumes
 /// from the 101st of 1,100 events gets the 999 after it; on the embedded hub, which
 /// keeps exactly 1,000, one that resumes from the 100th is told to reset.
