@@ -92,16 +92,24 @@ mod tests {
 
     #[test]
     fn a_key_forgotten_is_new_again_and_the_others_keep_their_turn() {
-        let mut keys = SentKeys::new(2);
+        let mut keys = SentKeys::new(3);
         let room = channel("room");
         assert!(keys.first_use(&room, "1"));
         assert!(keys.first_use(&room, "2"));
         keys.forget(&room, "1");
         keys.forget(&room, "never used");
         assert!(!keys.first_use(&room, "2"), "the other is kept");
+        assert!(keys.first_use(&room, "1"), "a forgotten key is new again");
         assert!(keys.first_use(&room, "3"));
         assert!(keys.first_use(&room, "4"));
-        assert!(keys.first_use(&room, "2"), "forgotten in its turn");
-        assert!(keys.first_use(&room, "1"), "forgotten when it failed");
+        assert!(
+            keys.first_use(&room, "2"),
+            "the oldest, forgotten in its turn"
+        );
+        assert!(
+            keys.first_use(&room, "1"),
+            "then the key that came back, in its new turn"
+        );
+        assert!(!keys.first_use(&room, "4"), "the newest kept");
     }
 }
