@@ -135,3 +135,30 @@ async fn a_keyed_send_rabbitmq_could_not_take_is_sent_by_its_retry_on_amqp() {
         "the keyed event once, then the next"
     );
 }
+
+/// A RabbitMQ connection gone silent (open, and nothing comes back: a broker that hangs,
+/// a dead NAT entry) is given up at the timeout: the send on it has an unknown outcome,
+/// and the next opens one new connection, on which it is sent, rather than waiting a
+/// timeout on the silent one again until lapin's heartbeat notices, a minute later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rabbitmq_connection_gone_silent_is_given_up_at_its_timeout_on_amqp() {
+    let vhost = tests::rabbitmq::RabbitVhost::create();
+    let relay = tests::relay::Relay::start(tests::rabbitmq::ADDR.parse().unwrap()).await;
+    let hub = Hub::builder()
+        .amqp_url(vhost.url_via(relay.addr()))
+        .redis_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    hub.send_event("n", "before", "room:0").await.expect("sent");
+    assert_eq!(relay.accepted(), 1, "one connection");
+    relay.stall();
+    let silent = hub.send_event("n", "unanswered", "room:0").await;
+    assert!(
+        matches!(silent, Err(Error::AmqpOutcomeUnknown(_))),
+        "written, and no confirmation: {silent:?}"
+    );
+    hub.send_event("n", "after", "room:0")
+        .await
+        .expect("the next send, on a new connection");
+    assert_eq!(relay.accepted(), 2, "one new connection, for the next send");
+}

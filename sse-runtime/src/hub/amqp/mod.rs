@@ -167,10 +167,17 @@ impl AmqpBroker {
                 self.link.forget(&open);
                 Err(Error::AmqpOutcomeUnknown(error.to_string()))
             }
-            Err(_) => Err(Error::AmqpOutcomeUnknown(format!(
-                "no confirmation within {:?}",
-                self.timeout
-            ))),
+            Err(_) => {
+                // Silent: a broker that hangs, or a connection that went quiet, which
+                // lapin notices only at its heartbeat (a minute). The next send opens
+                // another; the old one closes once nothing uses it. So a hung broker
+                // costs a connection per timeout, not one per send.
+                self.link.forget(&open);
+                Err(Error::AmqpOutcomeUnknown(format!(
+                    "no confirmation within {:?}",
+                    self.timeout
+                )))
+            }
         }
     }
 
