@@ -118,8 +118,9 @@ pub(super) struct Linked {
 impl Linked {
     fn check<T>(&self, result: Result<T, RedisError>) -> Result<T, RedisError> {
         if let Err(error) = &result {
-            // Refused, cut and silent past the timeout are all I/O errors to redis-rs;
-            // an answer Redis gave (`WRONGTYPE`, ...) leaves the connection as good as it was.
+            // Refused, cut and silent past the timeout are all I/O errors to redis-rs. An
+            // answer Redis gave (`WRONGTYPE`, ...) never comes here as an error: redis-rs
+            // hands it over as a value, and its `query` makes it an error after this.
             let unreachable =
                 error.is_io_error() || error.kind() == ErrorKind::ClusterConnectionNotFound;
             if unreachable {
