@@ -43,7 +43,7 @@ async fn until_connected_reads(metrics: &PrometheusHandle, value: &str, why: &st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rabbitmq_that_refuses_the_hub_for_a_while_is_retried_with_backoff_and_said_once_on_amqp() {
+async fn a_rabbitmq_refusing_the_hub_is_retried_with_backoff_and_said_once_on_amqp() {
     logs::capture();
     let metrics = PrometheusBuilder::new()
         .install_recorder()
