@@ -13,7 +13,9 @@ use futures_util::future::join_all;
 use sse_runtime::prelude::*;
 use sse_runtime::Error;
 use tests::backend::Backend;
-use tests::{next_event, on_both_backends, serve, take_events, Client, PATIENCE};
+use tests::{
+    next_event, on_both_backends, serve, take_events, take_events_within, Client, PATIENCE,
+};
 
 /// A channel per room.
 #[sse_view("/live/{room}", channel = "room:{room}")]
@@ -161,4 +163,35 @@ async fn a_rabbitmq_connection_gone_silent_is_given_up_at_its_timeout_on_amqp() 
         .await
         .expect("the next send, on a new connection");
     assert_eq!(relay.accepted(), 2, "one new connection, for the next send");
+}
+
+/// The live reader on a RabbitMQ connection gone silent gives it up after two of the
+/// heartbeats the hub asks for (10 s each where the URL names none; RabbitMQ's own 60 s
+/// would leave it deaf for two minutes), reads on from where it stood on a new
+/// connection, and the client, its stream open all along, gets what was sent meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_reader_on_a_silent_rabbitmq_connection_reads_on_after_two_heartbeats_on_amqp() {
+    let vhost = tests::rabbitmq::RabbitVhost::create();
+    let relay = tests::relay::Relay::start(tests::rabbitmq::ADDR.parse().unwrap()).await;
+    let listening = Hub::builder()
+        .amqp_url(vhost.url_via(relay.addr()))
+        .build()
+        .unwrap();
+    let sending = Hub::builder().amqp_url(vhost.url()).build().unwrap();
+    let app: Router = sse_routes![Live].layer(Extension(listening.clone()));
+    let addr = serve(app).await;
+    let mut events = Client::get(addr, "/live/0", &[]).await.events();
+    sending.send_event("n", "before", "room:0").await.unwrap();
+    assert_eq!(take_events(&mut events, 1).await[0].data, "before");
+
+    let accepted = relay.accepted();
+    relay.stall();
+    sending
+        .send_event("n", "meanwhile", "room:0")
+        .await
+        .unwrap();
+    // Two heartbeats of 10 s, and lapin's check every 5 s: at most 25 s.
+    let got = take_events_within(&mut events, 1, Duration::from_secs(40)).await;
+    assert_eq!(got[0].data, "meanwhile", "on the stream it had");
+    assert_eq!(relay.accepted(), accepted + 1, "one new connection");
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
@@ -20,8 +21,14 @@ use crate::hub::builder::{Amqp, Settings, DEFAULT_AMQP_HISTORY_BYTES};
 /// The longest name RabbitMQ gives a queue.
 const MAX_NAME: usize = 255;
 
+/// The heartbeat asked of RabbitMQ, in seconds, where the URL names none (`?heartbeat=`).
+/// lapin gives a connection up once it has heard nothing for twice this long, so a
+/// connection gone silent under the live reader (a broker that hangs, a dead NAT entry)
+/// is noticed in 20 s rather than after twice RabbitMQ's 60 s.
+const HEARTBEAT_SECS: u16 = 10;
+
 pub(super) struct Link {
-    url: String,
+    uri: AMQPUri,
     stream: String,
     /// The stream's arguments: every process declares it alike.
     arguments: FieldTable,
@@ -50,12 +57,16 @@ impl Link {
                 amqp.stream
             )));
         }
-        if let Err(error) = amqp.url.parse::<lapin::uri::AMQPUri>() {
-            return Err(Error::Config(format!(
-                "the AMQP URL `{}` cannot be used ({error}): write amqp://user:password@host:port/vhost",
-                amqp.url
-            )));
-        }
+        let mut uri = match amqp.url.parse::<AMQPUri>() {
+            Ok(uri) => uri,
+            Err(error) => {
+                return Err(Error::Config(format!(
+                    "the AMQP URL `{}` cannot be used ({error}): write amqp://user:password@host:port/vhost",
+                    amqp.url
+                )))
+            }
+        };
+        uri.query.heartbeat.get_or_insert(HEARTBEAT_SECS);
         let bytes = settings.history_bytes.unwrap_or(DEFAULT_AMQP_HISTORY_BYTES);
         let mut arguments = FieldTable::default();
         arguments.insert(
@@ -75,7 +86,7 @@ impl Link {
         let age = format!("{}s", settings.history_ttl.as_secs().max(1));
         arguments.insert("x-max-age".into(), AMQPValue::LongString(age.into()));
         Ok(Arc::new(Link {
-            url: amqp.url.clone(),
+            uri,
             stream: amqp.stream.clone(),
             arguments,
             timeout: settings.redis_timeout,
@@ -98,9 +109,10 @@ impl Link {
         }
         *slot = None;
         let opening = async {
-            let connection = Connection::connect(&self.url, ConnectionProperties::default())
-                .await
-                .map_err(amqp)?;
+            let connection =
+                Connection::connect_uri(self.uri.clone(), ConnectionProperties::default())
+                    .await
+                    .map_err(amqp)?;
             let publish = connection.create_channel().await.map_err(amqp)?;
             publish
                 .confirm_select(ConfirmSelectOptions::default())

@@ -169,7 +169,7 @@ impl AmqpBroker {
             }
             Err(_) => {
                 // Silent: a broker that hangs, or a connection that went quiet, which
-                // lapin notices only at its heartbeat (a minute). The next send opens
+                // lapin notices only after two heartbeats (20 s). The next send opens
                 // another; the old one closes once nothing uses it. So a hung broker
                 // costs a connection per timeout, not one per send.
                 self.link.forget(&open);
