@@ -35,7 +35,7 @@ pub(crate) async fn serve(app: axum::Router, routes: &str) -> ExitCode {
         eprintln!("{error}");
         return ExitCode::from(2);
     }
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
+    let listener = match sse_runtime::listen(&addr).await {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!(

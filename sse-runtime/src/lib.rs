@@ -241,9 +241,9 @@ pub use response::SseResponse;
 #[cfg(feature = "tls")]
 pub use serve::TlsConfig;
 pub use serve::{
-    serve, serve_with_shutdown, shutdown_signal, Serve, WithGracefulShutdown,
+    listen, serve, serve_with_shutdown, shutdown_signal, Serve, WithGracefulShutdown,
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HEAD,
-    DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT, LISTEN_BACKLOG,
 };
 /// Turns an `async fn` into a streaming route (a generator view), or a unit struct into
 /// the route of a channel (a channel view).

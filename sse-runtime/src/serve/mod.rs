@@ -51,6 +51,7 @@ mod connection;
 mod encode;
 mod head;
 mod limits;
+mod listen;
 mod request;
 mod socket;
 #[cfg(feature = "tls")]
@@ -62,6 +63,7 @@ pub use limits::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HEAD,
     DEFAULT_WRITE_TIMEOUT,
 };
+pub use listen::{listen, LISTEN_BACKLOG};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 
@@ -70,7 +72,7 @@ pub use tls::TlsConfig;
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let listener = sse_runtime::listen("127.0.0.1:3000").await?;
 /// sse_runtime::serve(listener, app)
 ///     .with_graceful_shutdown(sse_runtime::shutdown_signal())
 ///     .await
