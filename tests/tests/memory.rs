@@ -59,8 +59,8 @@ async fn open(addr: SocketAddr, path: String) -> TcpStream {
 }
 
 /// `open`s a stream on each path, a hundred connections at a time: thousands of
-/// connections at once overflow the listener's backlog of 1,024, and the kernel's SYN
-/// cookies then reset some of them.
+/// connections at once overflow the backlog `TcpListener::bind` asks for (128; see
+/// `sse_runtime::listen`), and the kernel's SYN cookies then reset some of them.
 async fn open_all(addr: SocketAddr, paths: impl Iterator<Item = String>) -> Vec<TcpStream> {
     futures_util::stream::iter(paths.map(|path| open(addr, path)))
         .buffer_unordered(100)
