@@ -2,7 +2,7 @@
 //! place of its own to keep them (the embedded hub, RabbitMQ; Redis keeps them beside
 //! each channel's history): so many of them, the oldest forgotten first.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::channel::ChannelName;
@@ -12,10 +12,14 @@ pub(super) const KEYS_KEPT: usize = 100_000;
 
 pub(super) struct SentKeys {
     kept: usize,
-    /// `<length of the channel>:<channel>:<key>`, so that no two channels' keys meet.
-    keys: HashSet<Arc<str>>,
-    /// The same, oldest first.
-    order: VecDeque<Arc<str>>,
+    /// Each key remembered (`<length of the channel>:<channel>:<key>`, so that no two
+    /// channels' keys meet), with the turn it was remembered at.
+    keys: HashMap<Arc<str>, u64>,
+    /// The turns, oldest first. A key forgotten since keeps its place here until its turn
+    /// comes up, so that forgetting one (each keyed send that fails while the broker is
+    /// down) costs no search through a hundred thousand.
+    order: VecDeque<(u64, Arc<str>)>,
+    turns: u64,
 }
 
 impl SentKeys {
@@ -23,33 +27,35 @@ impl SentKeys {
     pub(super) fn new(kept: usize) -> Self {
         SentKeys {
             kept,
-            keys: HashSet::new(),
+            keys: HashMap::new(),
             order: VecDeque::new(),
+            turns: 0,
         }
     }
 
     /// Remembers `key` for `channel`; false if it was sent with already.
     pub(super) fn first_use(&mut self, channel: &ChannelName, key: &str) -> bool {
         let entry = entry(channel, key);
-        if self.keys.contains(&entry) {
+        if self.keys.contains_key(&entry) {
             return false;
         }
         if self.order.len() == self.kept {
-            if let Some(oldest) = self.order.pop_front() {
-                self.keys.remove(&oldest);
+            if let Some((turn, oldest)) = self.order.pop_front() {
+                // Unless it was forgotten, and maybe remembered again at a later turn.
+                if self.keys.get(&oldest) == Some(&turn) {
+                    self.keys.remove(&oldest);
+                }
             }
         }
-        self.keys.insert(entry.clone());
-        self.order.push_back(entry);
+        self.turns += 1;
+        self.keys.insert(entry.clone(), self.turns);
+        self.order.push_back((self.turns, entry));
         true
     }
 
     /// Forgets `key` of `channel`, for a send that did not happen: a retry may send it.
     pub(super) fn forget(&mut self, channel: &ChannelName, key: &str) {
-        let entry = entry(channel, key);
-        if self.keys.remove(&entry) {
-            self.order.retain(|kept| *kept != entry);
-        }
+        self.keys.remove(&entry(channel, key));
     }
 }
 
@@ -111,5 +117,23 @@ mod tests {
             "then the key that came back, in its new turn"
         );
         assert!(!keys.first_use(&room, "4"), "the newest kept");
+    }
+
+    #[test]
+    fn a_key_remembered_again_after_it_was_forgotten_keeps_its_new_turn() {
+        let mut keys = SentKeys::new(3);
+        let room = channel("room");
+        assert!(keys.first_use(&room, "1"));
+        keys.forget(&room, "1");
+        assert!(keys.first_use(&room, "1"));
+        assert!(keys.first_use(&room, "2"));
+        assert!(
+            keys.first_use(&room, "3"),
+            "the forgotten turn of 1 comes up"
+        );
+        assert!(
+            !keys.first_use(&room, "1"),
+            "1 is remembered from its second turn"
+        );
     }
 }
