@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -22,8 +23,8 @@ struct Shared {
     refusing: AtomicBool,
     /// Bumped to cut every connection carried.
     cuts: watch::Sender<u64>,
-    /// Bumped to silence every connection carried.
-    stalls: watch::Sender<u64>,
+    /// The silence of each connection carried.
+    silences: Mutex<Vec<Weak<AtomicBool>>>,
 }
 
 impl Relay {
@@ -37,7 +38,7 @@ impl Relay {
             accepted: AtomicUsize::new(0),
             refusing: AtomicBool::new(false),
             cuts: watch::channel(0).0,
-            stalls: watch::channel(0).0,
+            silences: Mutex::default(),
         });
         let task = tokio::spawn(accept(listener, target, shared.clone()));
         Relay { addr, shared, task }
@@ -59,9 +60,17 @@ impl Relay {
     }
 
     /// Stops passing bytes on every connection carried, both ways, and keeps them open
-    /// until they are cut. New connections are carried as before.
+    /// until they are cut: nothing written on them from now on arrives. New connections
+    /// are carried as before.
     pub fn stall(&self) {
-        self.shared.stalls.send_modify(|stalls| *stalls += 1);
+        let silences = self
+            .shared
+            .silences
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for silent in silences.iter().filter_map(Weak::upgrade) {
+            silent.store(true, Ordering::SeqCst);
+        }
     }
 
     /// While `refusing`, a new connection is closed as soon as it is accepted.
@@ -83,21 +92,52 @@ async fn accept(listener: TcpListener, target: SocketAddr, shared: Arc<Shared>) 
         if shared.refusing.load(Ordering::SeqCst) {
             continue;
         }
+        let silent = Arc::new(AtomicBool::new(false));
+        {
+            let mut silences = shared
+                .silences
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            silences.retain(|silence| silence.strong_count() > 0);
+            silences.push(Arc::downgrade(&silent));
+        }
         let mut cut = shared.cuts.subscribe();
-        let mut stall = shared.stalls.subscribe();
         tokio::spawn(async move {
             let Ok(outbound) = TcpStream::connect(target).await else {
                 return;
             };
-            let (mut inbound, mut outbound) = (inbound, outbound);
+            let (from_client, to_client) = inbound.into_split();
+            let (from_broker, to_broker) = outbound.into_split();
             tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
-                _ = cut.changed() => return,
-                _ = stall.changed() => {}
+                _ = pass(from_client, to_broker, &silent) => {}
+                _ = pass(from_broker, to_client, &silent) => {}
+                _ = cut.changed() => {}
             }
-            // Silent: both sockets open, nothing read or written, until cut.
-            let _ = cut.changed().await;
-            drop((inbound, outbound));
         });
+    }
+}
+
+/// Passes what `from` reads to `to` until either side closes, or, once `silent`, holds
+/// whatever it reads, a close included, and keeps both sides open until the connection
+/// is cut. The check comes after the read, so that nothing written after `stall` passes.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silent: &AtomicBool,
+) {
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let read = from.read(&mut buffer).await;
+        if silent.load(Ordering::SeqCst) {
+            // Not even a close passes.
+            std::future::pending::<()>().await;
+        }
+        let read = match read {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
     }
 }
